@@ -1,0 +1,1 @@
+"""Structural time series: BSTS impact analysis (CausalImpact) and Bayesian synthetic control."""
