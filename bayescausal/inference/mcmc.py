@@ -143,7 +143,7 @@ def run_batched(
         keys = jax.random.split(key, n_chains)
         return jax.vmap(lambda k: one_chain(k, *args))(keys)
 
-    n_data = next(np.shape(a)[0] for a, ax in zip(batched_args, in_axes, strict=True) if ax == 0)
+    n_data = next(jax.tree.leaves(a)[0].shape[0] for a, ax in zip(batched_args, in_axes, strict=True) if ax == 0)
     keys = jax.random.split(jax.random.PRNGKey(seed), n_data)
     run = jax.jit(jax.vmap(one_dataset, in_axes=(0, *in_axes)))
     out = run(keys, *batched_args)
