@@ -5,7 +5,20 @@ from ._runtime import configure as _configure
 _configure()
 
 from .errors import ConvergenceWarning, DataError, SpecError  # noqa: E402
+from .checks import CheckResult  # noqa: E402
 from .inference import Sampler  # noqa: E402
+from .result import CausalResult  # noqa: E402
+from .structural_ts import (  # noqa: E402
+    BSTSPriors,
+    CausalImpact,
+    Harmonic,
+    ImpactResult,
+    Seasonal,
+    sd_prior,
+)
 
-__all__ = ["ConvergenceWarning", "DataError", "Sampler", "SpecError"]
+__all__ = [
+    "BSTSPriors", "CausalImpact", "CausalResult", "CheckResult", "ConvergenceWarning", "DataError", "Harmonic",
+    "ImpactResult", "Sampler", "Seasonal", "SpecError", "sd_prior",
+]
 __version__ = "0.1.0"

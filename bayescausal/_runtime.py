@@ -25,7 +25,7 @@ def _set_host_device_count() -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" in flags:
         return
-    count = max(1, min(os.cpu_count() or 1, 8))
+    count = max(1, min(os.cpu_count() or 1, 8))  # one XLA device per core
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
 
 

@@ -1,7 +1,7 @@
 """Inference: sampler configuration and the MCMC drivers (the only callers of ``numpyro.infer``)."""
 
 from .idata import to_inference_data
-from .mcmc import Draws, run_batched, run_mcmc
+from .mcmc import Draws, run_kernel_batch, run_mcmc
 from .sampler import Sampler, resolve_chain_method
 
-__all__ = ["Draws", "Sampler", "resolve_chain_method", "run_batched", "run_mcmc", "to_inference_data"]
+__all__ = ["Draws", "Sampler", "resolve_chain_method", "run_kernel_batch", "run_mcmc", "to_inference_data"]

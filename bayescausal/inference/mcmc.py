@@ -12,6 +12,7 @@ Two drivers:
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -71,7 +72,7 @@ def run_mcmc(
     method = resolve_chain_method(sampler, preferred_chain_method)
     mcmc = MCMC(
         kernel,
-        num_warmup=sampler.warmup,
+        num_warmup=sampler.warmup_or(1000),
         num_samples=sampler.draws,
         num_chains=sampler.chains,
         thinning=sampler.thinning,
@@ -101,53 +102,121 @@ def run_mcmc(
     )
 
 
-def run_batched(
-    kernel: Any,
-    sampler: Sampler,
-    seed: int,
-    batched_args: tuple,
-    in_axes: tuple,
-) -> dict[str, np.ndarray]:
-    """Run a Gibbs kernel on a batch of datasets at once.
-
-    ``batched_args`` are the kernel's model arguments with a leading dataset axis on those arrays
-    whose ``in_axes`` entry is 0 (``None`` for arguments shared by all datasets). Returns draws with
-    shape ``(dataset, chain, draw, ...)``. All datasets and chains advance in lockstep inside one
-    compiled ``lax.scan``, so the cost is close to that of a single fit on a CPU and much less than
-    one per dataset on a GPU.
-    """
-    n_keep = sampler.draws
-    thin = sampler.thinning
-    n_chains = sampler.chains
+@functools.lru_cache(maxsize=32)
+def _batch_functions(kernel: Any, warmup: int, chunk: int, use_pmap: bool, axes_key: Any):
+    """Compiled init and chunk functions, cached so repeated fits reuse one compiled program."""
     field_name = kernel.sample_field
 
-    def one_chain(key, *args):
-        state = kernel.init(key, sampler.warmup, None, args, {})
+    axes = axes_key.value
 
-        def warm(s, _):
-            return kernel.sample(s, args, {}), None
+    def init_one(key, args):
+        return kernel.init(key, warmup, None, (args,), {})
 
-        state, _ = jax.lax.scan(warm, state, None, length=sampler.warmup)
-
-        def keep(s, _):
-            def inner(s2, _):
-                return kernel.sample(s2, args, {}), None
-
-            s, _ = jax.lax.scan(inner, s, None, length=thin)
+    def run_chunk(states, args):
+        def body(s, _):
+            s = jax.vmap(lambda st, a: kernel.sample(st, (a,), {}), in_axes=(0, axes))(s, args)
             return s, getattr(s, field_name)
 
-        _, draws = jax.lax.scan(keep, state, None, length=n_keep)
-        return draws
+        return jax.lax.scan(body, states, None, length=chunk)
 
-    def one_dataset(key, *args):
-        keys = jax.random.split(key, n_chains)
-        return jax.vmap(lambda k: one_chain(k, *args))(keys)
+    init = jax.vmap(init_one, in_axes=(0, axes))
+    if use_pmap:
+        return jax.pmap(init, in_axes=(0, axes)), jax.pmap(run_chunk, in_axes=(0, axes))
+    return jax.jit(init), jax.jit(run_chunk)
 
-    n_data = next(jax.tree.leaves(a)[0].shape[0] for a, ax in zip(batched_args, in_axes, strict=True) if ax == 0)
-    keys = jax.random.split(jax.random.PRNGKey(seed), n_data)
-    run = jax.jit(jax.vmap(one_dataset, in_axes=(0, *in_axes)))
-    out = run(keys, *batched_args)
-    return {k: np.asarray(v) for k, v in jax.device_get(out).items()}
+
+class _Hashable:
+    """Wraps an in_axes pytree (NamedTuple of 0/None) so it can key the compile cache."""
+
+    def __init__(self, value):
+        self.value = value
+        self._key = tuple(jax.tree.leaves(value, is_leaf=lambda x: x is None))
+        self._treedef = jax.tree.structure(value, is_leaf=lambda x: x is None)
+
+    def __hash__(self):
+        return hash((self._key, str(self._treedef)))
+
+    def __eq__(self, other):
+        return isinstance(other, _Hashable) and self._key == other._key and str(self._treedef) == str(
+            other._treedef)
+
+
+def run_kernel_batch(
+    kernel: Any,
+    inputs: Any,
+    seed: int,
+    warmup: int,
+    draws: int,
+    thinning: int = 1,
+    progress: bool = False,
+    chunk: int = 100,
+    desc: str = "sampling",
+    use_devices: bool = True,
+    batch_axes: Any = 0,
+) -> tuple[dict[str, np.ndarray], float]:
+    """Run a Gibbs kernel for a batch of independent runs and return their draws.
+
+    ``inputs`` is the kernel's model-argument pytree; the leaves marked 0 in ``batch_axes`` (a pytree
+    prefix of ``inputs``, as ``vmap``'s ``in_axes``) have a leading *run* axis, one entry per chain of
+    each dataset (a main fit's chains and a check's placebo datasets go in one batch); leaves marked
+    None are shared by all runs. All runs
+    advance in lockstep: the kernel's ``sample`` is ``vmap``-ed over runs and iterated in a compiled
+    ``lax.scan`` of ``chunk`` iterations; on a multi-device host the runs are also split over devices
+    with ``pmap``. One program is compiled per (kernel, shapes), however many runs or iterations.
+    Returns ``(draws, seconds)`` with draws shaped ``(run, draw, ...)``.
+    """
+    axes_full = jax.tree.map(lambda ax, leaf: ax, batch_axes, inputs, is_leaf=lambda x: x is None) \
+        if batch_axes != 0 else jax.tree.map(lambda _: 0, inputs)
+    batched_leaves = [leaf for leaf, ax in zip(jax.tree.leaves(inputs), jax.tree.leaves(
+        axes_full, is_leaf=lambda x: x is None), strict=True) if ax == 0]
+    n_runs = batched_leaves[0].shape[0]
+    n_dev = max(1, min(jax.local_device_count() if use_devices else 1, n_runs))
+    per_dev = -(-n_runs // n_dev)
+    padded = per_dev * n_dev
+
+    def reshape(ax, a):
+        if ax is None:
+            return a
+        a = jnp.asarray(a)
+        if padded > n_runs:  # pad with copies of the last run; their draws are dropped
+            a = jnp.concatenate([a, jnp.repeat(a[-1:], padded - n_runs, 0)])
+        return a.reshape(((n_dev, per_dev) if n_dev > 1 else (padded,)) + a.shape[1:])
+
+    inputs = jax.tree.map(reshape, axes_full, inputs, is_leaf=lambda x: x is None)
+    keys = jax.random.split(jax.random.PRNGKey(seed), padded)
+    if n_dev > 1:
+        keys = keys.reshape(n_dev, per_dev, -1)
+    init, step = _batch_functions(kernel, 0, chunk, n_dev > 1, _Hashable(axes_full))
+    start = time.perf_counter()
+    states = init(keys, inputs)
+    n_warm_chunks = -(-warmup // chunk)
+    n_keep_chunks = -(-(draws * thinning) // chunk)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=(n_warm_chunks + n_keep_chunks) * chunk, desc=desc, unit="it", leave=False)
+    kept = []
+    for i in range(n_warm_chunks + n_keep_chunks):
+        states, out = step(states, inputs)
+        if i >= n_warm_chunks:
+            kept.append(jax.device_get(out))
+        else:
+            jax.block_until_ready(states)
+        if bar is not None:
+            bar.update(chunk)
+    if bar is not None:
+        bar.close()
+    result = {}
+    for name in kept[0]:
+        if n_dev > 1:
+            arr = np.concatenate([np.asarray(k[name]) for k in kept], axis=1)  # (dev, iters, per_dev, ...)
+            arr = np.swapaxes(arr, 1, 2).reshape((padded, -1) + np.asarray(kept[0][name]).shape[3:])
+        else:
+            arr = np.swapaxes(np.concatenate([np.asarray(k[name]) for k in kept], axis=0), 0, 1)
+        arr = arr[:n_runs]
+        result[name] = arr[:, : draws * thinning : thinning][:, :draws] if thinning > 1 else arr[:, :draws]
+    return result, time.perf_counter() - start
 
 
 def stack_chains(values: jnp.ndarray) -> jnp.ndarray:

@@ -19,7 +19,9 @@ class Sampler:
 
     Parameters
     ----------
-    draws, warmup : draws kept per chain, and warm-up (adaptation / burn-in) iterations discarded.
+    draws, warmup : draws kept per chain, and warm-up (adaptation / burn-in) iterations discarded;
+        ``warmup=None`` uses the kernel's default (1000 for NUTS, which adapts its step size and mass
+        matrix; 500 for the BSTS Gibbs sampler, which only has to forget its starting point).
     chains : independent chains; R-hat needs at least 2, and 4 is the default as in Stan and ArviZ.
     target_accept : NUTS target acceptance probability (ignored by Gibbs kernels).
     chain_method : ``"parallel"`` (one chain per XLA device: the CPU cores), ``"vectorized"``
@@ -34,7 +36,7 @@ class Sampler:
     """
 
     draws: int = 1000
-    warmup: int = 1000
+    warmup: int | None = None
     chains: int = 4
     target_accept: float = 0.8
     chain_method: ChainMethod = "auto"
@@ -48,7 +50,8 @@ class Sampler:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SpecError(f"Sampler({name}={value!r}): give a positive integer.")
-        if not isinstance(self.warmup, int) or isinstance(self.warmup, bool) or self.warmup < 0:
+        if self.warmup is not None and (not isinstance(self.warmup, int) or isinstance(self.warmup, bool)
+                                        or self.warmup < 0):
             raise SpecError(f"Sampler(warmup={self.warmup!r}): give a non-negative integer.")
         if not 0.0 < float(self.target_accept) < 1.0:
             raise SpecError(f"Sampler(target_accept={self.target_accept!r}): give a value strictly between 0 and 1.")
@@ -58,6 +61,10 @@ class Sampler:
             )
         if self.kernel not in ("auto", "gibbs", "nuts"):
             raise SpecError(f"Sampler(kernel={self.kernel!r}): use 'auto', 'gibbs' or 'nuts'.")
+
+    def warmup_or(self, default: int) -> int:
+        """The warm-up length: the user's, else the kernel's ``default``."""
+        return default if self.warmup is None else self.warmup
 
     @property
     def show_progress(self) -> bool:

@@ -55,6 +55,26 @@ class BSTSInputs(NamedTuple):
     log_prior_odds: jnp.ndarray  # (p,) log(pi / (1 - pi)) of inclusion
 
 
+DATA_FIELDS = ("y", "observed", "fit_transition", "X", "Xo", "xtx", "a1", "omega")
+
+
+def batch_axes(dynamic: bool) -> BSTSInputs:
+    """``vmap`` axes for a batch of datasets sharing one model: data fields batched, system shared.
+
+    With dynamic regression the controls live in ``Z``, which then differs per dataset too.
+    """
+    batched = set(DATA_FIELDS) | ({"Z"} if dynamic else set())
+    return BSTSInputs(**{f: (0 if f in batched else None) for f in BSTSInputs._fields})
+
+
+def stack_datasets(datasets: list[BSTSInputs], axes: BSTSInputs) -> BSTSInputs:
+    """Stack the batched fields of several datasets (the shared ones are taken from the first)."""
+    return BSTSInputs(**{
+        f: (jnp.stack([getattr(d, f) for d in datasets]) if getattr(axes, f) == 0 else getattr(datasets[0], f))
+        for f in BSTSInputs._fields
+    })
+
+
 class GibbsState(NamedTuple):
     z: dict
     state_var: jnp.ndarray

@@ -34,6 +34,9 @@ class BSTSPriors:
     level, slope, seasonal, dynamic, observation
         Inverse-gamma priors on the innovation variance of each state component and on the
         observation noise variance. ``level`` defaults to CausalImpact's ``prior.level.sd = 0.01``.
+        ``seasonal`` uses the same guess with the weight of 32 observations where bsts uses 0.01:
+        with bsts's nearly flat prior a seasonal variance near zero makes the Gibbs chain stick
+        (measured: R-hat 1.5 on the demo data), with this one it mixes.
     state_sd_upper, observation_sd_upper
         Caps on the standard deviations (1 and 1.2 outcome sds), as bsts applies them.
     expected_model_size
@@ -48,7 +51,7 @@ class BSTSPriors:
 
     level: dist.InverseGamma = field(default_factory=lambda: sd_prior(0.01, 32.0))
     slope: dist.InverseGamma = field(default_factory=lambda: sd_prior(0.01, 32.0))
-    seasonal: dist.InverseGamma = field(default_factory=lambda: sd_prior(0.01, 0.01))
+    seasonal: dist.InverseGamma = field(default_factory=lambda: sd_prior(0.01, 32.0))
     dynamic: dist.InverseGamma = field(default_factory=lambda: sd_prior(0.01, 32.0))
     observation: dist.InverseGamma = field(default_factory=lambda: sd_prior((1 - 0.8) ** 0.5, 50.0))
     state_sd_upper: float = 1.0

@@ -25,7 +25,8 @@ def load_csv(path: str, post_end: int) -> tuple[pd.DataFrame, str, list[str], st
     if "y" not in df.columns:
         raise SystemExit(f"{path}: no 'y' column")
     time_col = "date" if "date" in df.columns else ("t" if "t" in df.columns else None)
-    controls = sorted((c for c in df.columns if c.startswith("x") and c[1:].isdigit()), key=lambda c: int(c[1:]))
+    controls = [c for c in df.columns if c.startswith("x") and c[1:].isdigit()]
+    controls.sort(key=lambda c: int(c[1:]))
     if post_end >= len(df):
         raise SystemExit(f"--post-end {post_end} is past the last row ({len(df) - 1})")
     return df.iloc[: post_end + 1].reset_index(drop=True), "y", controls, time_col

@@ -59,22 +59,22 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
 from _peer_common import emit, ess_bulk, load_csv, peak_rss_children_mb, peak_rss_mb, versions  # noqa: E402
 
 
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("csv")
-    p.add_argument("--pre-end", type=int, required=True, help="last pre-period row position (0-based, inclusive)")
+    p.add_argument("--pre-end", type=int, required=True,
+                   help="last pre-period row position (0-based, inclusive)")
     p.add_argument("--post-end", type=int, required=True, help="last post-period row position (inclusive)")
     p.add_argument("--seasons", type=int, default=0, help="seasonal period in rows (7 = weekly); 0 = none")
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--tune", type=int, default=None, help="warm-up per chain (default: = --draws)")
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--cores", type=int, default=None,
-                   help="parallel chain processes (default: min(chains, os.cpu_count()); pm.sample's own default "
-                        "is physical cores // 2, i.e. 1 on a 2-core box)")
+                   help="parallel chain processes (default: min(chains, os.cpu_count()); "
+                        "pm.sample's own default is physical cores // 2, i.e. 1 on a 2-core box)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", choices=["forecast", "linreg", "statespace"], default="forecast")
     p.add_argument("--nuts-sampler", default="pymc", help="pymc (default), nutpie, numpyro, blackjax")
@@ -107,6 +107,15 @@ def _forecast_model_fn(seasons: int, sigma_level_prior: float):
             name, mu, sigma_obs, dims=dims, observed=observed), latent)
 
     return model_fn
+
+
+def _blas_flags():
+    try:
+        import pytensor
+
+        return pytensor.config.blas__ldflags
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def main(argv=None) -> int:
@@ -146,8 +155,8 @@ def main(argv=None) -> int:
     xs = " + ".join(controls)
 
     if a.model == "forecast":
-        from causalpy.pymc_forecast_models import PyMCForecastModel
         import pymc_forecast as pf
+        from causalpy.pymc_forecast_models import PyMCForecastModel
 
         class _AllDrawsForecastModel(PyMCForecastModel):
             """Predict with every chain x draw, in order (default: random 500-draw subsample)."""
@@ -163,8 +172,9 @@ def main(argv=None) -> int:
                                        forecaster=pf.HMCForecaster, forecaster_kwargs=fkw,
                                        random_seed=a.seed)
         formula = f"{outcome} ~ 0 + {xs}" if controls else f"{outcome} ~ 0"
-        desc = ("PyMCForecastModel: random-walk local level + static %s + Gaussian regression on %d "
-                "controls, NUTS" % (f"seasonal({a.seasons})" if a.seasons > 1 else "no seasonal", len(controls)))
+        season_txt = f"seasonal({a.seasons})" if a.seasons > 1 else "no seasonal"
+        desc = (f"PyMCForecastModel: random-walk local level + static {season_txt} + Gaussian regression "
+                f"on {len(controls)} controls, NUTS")
     elif a.model == "linreg":
         if a.nuts_sampler != "pymc":
             sample_kwargs["nuts_sampler"] = a.nuts_sampler
@@ -179,7 +189,7 @@ def main(argv=None) -> int:
         model = cp.pymc_models.StateSpaceTimeSeries(level_order=1, seasonal_length=max(a.seasons, 2),
                                                     sample_kwargs=sample_kwargs)
         formula = f"{outcome} ~ 1"
-        desc = "StateSpaceTimeSeries: local level + FrequencySeasonality(%d), Kalman; NO controls" % a.seasons
+        desc = f"StateSpaceTimeSeries: local level + FrequencySeasonality({a.seasons}), Kalman; NO controls"
 
     t1 = time.perf_counter()
     with warnings.catch_warnings():
@@ -217,7 +227,8 @@ def main(argv=None) -> int:
         import arviz as az
 
         post = idata.posterior
-        scal = [v for v in post.data_vars if set(post[v].dims) <= {"chain", "draw"} or v in ("beta", "season")]
+        scal = [v for v in post.data_vars
+                if set(post[v].dims) <= {"chain", "draw"} or v in ("beta", "season")]
         if scal:
             rh = az.rhat(post[scal])
             rec["max_rhat_params"] = float(max(float(rh[v].max()) for v in rh.data_vars))
@@ -228,12 +239,14 @@ def main(argv=None) -> int:
         # Untimed extra: interval including observation noise (y - y_hat), like CausalImpact's.
         try:
             pp = model.predict(result.post_design["X"], out_of_sample=True)
-            y_hat = pp.posterior_predictive["y_hat"].isel(treated_units=0).transpose("chain", "draw", "obs_ind")
+            y_hat = pp.posterior_predictive["y_hat"].isel(treated_units=0)
+            y_hat = y_hat.transpose("chain", "draw", "obs_ind")
             yobs = result.post_design["y"].isel(treated_units=0).values
             avg_pred = (yobs[None, None, :] - y_hat.values).mean(-1) * y_sd
             plo, phi = np.quantile(avg_pred.ravel(), [0.025, 0.975])
             rec.update({"average_effect_pred_lower": float(plo), "average_effect_pred_upper": float(phi),
-                        "average_effect_pred_note": "y - y_hat (includes observation noise, as CausalImpact)"})
+                        "average_effect_pred_note":
+                            "y - y_hat (includes observation noise, as CausalImpact)"})
         except Exception as e:  # noqa: BLE001
             rec["predictive_interval_error"] = repr(e)[:200]
 
@@ -241,6 +254,7 @@ def main(argv=None) -> int:
         "chains": a.chains, "draws": a.draws, "warmup": tune, "seed": a.seed, "seasons": a.seasons,
         "n_pre": a.pre_end + 1, "n_post": a.post_end - a.pre_end, "n_controls": len(controls),
         "time_col": time_col, "nuts_sampler": a.nuts_sampler, "cores": a.cores,
+        "pytensor_blas_ldflags": _blas_flags(),
         "peak_rss_mb": peak_rss_mb(),
         "peak_rss_children_mb": peak_rss_children_mb(),  # largest single chain worker (multiprocess sampling)
         "versions": versions("causalpy", "pymc", "pytensor", "pymc-forecast", "pymc-extras", "arviz",

@@ -38,18 +38,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
-
 from _peer_common import emit, ess_bulk, load_csv, peak_rss_mb, versions  # noqa: E402
 
 
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("csv")
-    p.add_argument("--pre-end", type=int, required=True, help="last pre-period row position (0-based, inclusive)")
+    p.add_argument("--pre-end", type=int, required=True,
+                   help="last pre-period row position (0-based, inclusive)")
     p.add_argument("--post-end", type=int, required=True, help="last post-period row position (inclusive)")
     p.add_argument("--seasons", type=int, default=0, help="num_seasons of a seasonal component; 0 = none")
     p.add_argument("--draws", type=int, default=1000, help="num_results of the Gibbs sampler")
-    p.add_argument("--warmup", type=int, default=None, help="num_warmup_steps (default: package's ceil(draws/9))")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="num_warmup_steps (default: package's ceil(draws/9))")
     p.add_argument("--chains", type=int, default=1, help="ignored: the package runs a single Gibbs chain")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--prior-level-sd", type=float, default=0.01)
@@ -67,7 +68,6 @@ def main(argv=None) -> int:
     df, outcome, controls, time_col = load_csv(a.csv, a.post_end)
 
     t0 = time.perf_counter()
-    import tensorflow as tf
     import causalimpact
     from causalimpact import causalimpact_lib
 
@@ -116,9 +116,8 @@ def main(argv=None) -> int:
     s = res.summary.loc["average"]
     rec = {
         "peer": "tfp-causalimpact",
-        "model": "local level + seasonal(%d) + static spike-and-slab regression on %d controls, Gibbs"
-        % (a.seasons, len(controls)) if seasons else
-        "local level + static spike-and-slab regression on %d controls, Gibbs" % len(controls),
+        "model": "local level" + (f" + seasonal({a.seasons})" if seasons else "")
+        + f" + static spike-and-slab regression on {len(controls)} controls, Gibbs",
         "wall_s": wall_s,
         "import_s": import_s,
         "wall_s_repeats": [round(r, 3) for r in repeats],
@@ -142,7 +141,8 @@ def main(argv=None) -> int:
         })
     else:
         rec.update({"ess_average_effect": None,
-                    "ess_note": "could not capture posterior-predictive trajectories (package internals changed)"})
+                    "ess_note": "could not capture posterior-predictive trajectories "
+                                "(package internals changed)"})
     warm = a.warmup if a.warmup is not None else -(-a.draws // 9)
     rec.update({
         "chains": 1, "draws": a.draws, "warmup": warm, "seed": a.seed, "seasons": a.seasons,
