@@ -62,7 +62,7 @@ def simulate_regional_sales(
         weekly = rng.normal(0, 0.04, 7)
         weekly -= weekly.mean()
         own = np.cumsum(rng.normal(0, own_sd, n))  # region-specific slow drift
-        return base * (1 + loadings @ factors + weekly[dates.dayofweek] + own + rng.normal(0, noise, n))
+        return base * (1 + loadings @ factors + weekly[dates.day_of_week] + own + rng.normal(0, noise, n))
 
     controls = {}
     names = [f"region_{chr(ord('b') + j)}" for j in range(n_controls)]
@@ -79,7 +79,7 @@ def simulate_regional_sales(
     weekly = rng.normal(0, 0.03, 7)
     weekly -= weekly.mean()
     drift = np.cumsum(rng.normal(0, 0.0005, n))
-    sales = base * (X @ weights + weekly[dates.dayofweek] + drift + rng.normal(0, noise, n))
+    sales = base * (X @ weights + weekly[dates.day_of_week] + drift + rng.normal(0, noise, n))
     effect = np.zeros(n)
     effect[n_pre:] = relative_effect * np.mean(sales[:n_pre])
     observed = sales + effect

@@ -21,7 +21,7 @@ STYLE = {
     "axes.grid": True,
     "grid.alpha": 0.25,
     "grid.linewidth": 0.6,
-    "axes.titleweight": "semibold",
+    "axes.titleweight": "bold",
     "axes.titlesize": 11,
     "axes.labelsize": 10,
     "xtick.labelsize": 9,
