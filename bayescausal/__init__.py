@@ -4,8 +4,8 @@ from ._runtime import configure as _configure
 
 _configure()
 
-from .errors import ConvergenceWarning, DataError, SpecError  # noqa: E402
 from .checks import CheckResult  # noqa: E402
+from .errors import ConvergenceWarning, DataError, SpecError  # noqa: E402
 from .inference import Sampler  # noqa: E402
 from .result import CausalResult  # noqa: E402
 from .structural_ts import (  # noqa: E402

@@ -25,7 +25,7 @@ from bayescausal.datasets import simulate_regional_sales
 from bayescausal.inference import run_kernel_batch
 from bayescausal.structural_ts._inputs import make_inputs, standardise
 from bayescausal.structural_ts.components import Seasonal
-from bayescausal.structural_ts.estimator import GIBBS_WARMUP, _KERNEL
+from bayescausal.structural_ts.estimator import _KERNEL, GIBBS_WARMUP
 from bayescausal.structural_ts.gibbs import batch_axes, stack_datasets
 
 

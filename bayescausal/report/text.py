@@ -38,7 +38,8 @@ def checks_sentences(checks: Sequence[CheckResult]) -> tuple[str, str]:
                    f"should rest on this fit. " + " ".join(c.message for c in failed))
     elif not_run:
         names = ", ".join(c.name for c in not_run)
-        opening = f"Caution: the {names} check{'s' if len(not_run) > 1 else ''} did not run, so this fit is not fully vetted."
+        plural = "s" if len(not_run) > 1 else ""
+        opening = f"Caution: the {names} check{plural} did not run, so this fit is not fully vetted."
     passed = [c for c in checks if c.passed]
     closing = ""
     if passed:

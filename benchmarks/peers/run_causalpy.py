@@ -172,8 +172,8 @@ def main(argv=None) -> int:
                                        forecaster=pf.HMCForecaster, forecaster_kwargs=fkw,
                                        random_seed=a.seed)
         formula = f"{outcome} ~ 0 + {xs}" if controls else f"{outcome} ~ 0"
-        season_txt = f"seasonal({a.seasons})" if a.seasons > 1 else "no seasonal"
-        desc = (f"PyMCForecastModel: random-walk local level + static {season_txt} + Gaussian regression "
+        season_txt = f"static seasonal({a.seasons})" if a.seasons > 1 else "no seasonal"
+        desc = (f"PyMCForecastModel: random-walk local level + {season_txt} + Gaussian regression "
                 f"on {len(controls)} controls, NUTS")
     elif a.model == "linreg":
         if a.nuts_sampler != "pymc":
