@@ -211,7 +211,8 @@ def run_kernel_batch(
     for name in kept[0]:
         if n_dev > 1:
             arr = np.concatenate([np.asarray(k[name]) for k in kept], axis=1)  # (dev, iters, per_dev, ...)
-            arr = np.swapaxes(arr, 1, 2).reshape((padded, -1) + np.asarray(kept[0][name]).shape[3:])
+            arr = np.swapaxes(arr, 1, 2)
+            arr = arr.reshape((padded, arr.shape[2]) + arr.shape[3:])
         else:
             arr = np.swapaxes(np.concatenate([np.asarray(k[name]) for k in kept], axis=0), 0, 1)
         arr = arr[:n_runs]

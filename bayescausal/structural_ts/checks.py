@@ -21,7 +21,7 @@ def one_step_coverage(inputs: BSTSInputs, state_sd: np.ndarray, obs_sd: np.ndarr
     mean and variance given the points before it; the predictive distribution is the mixture over
     draws. The first ``burn_in`` points (where the diffuse start dominates) are skipped.
     """
-    flat = lambda a: a.reshape((-1,) + a.shape[2:])  # noqa: E731
+    flat = lambda a: a.reshape((a.shape[0] * a.shape[1],) + a.shape[2:])  # noqa: E731
     state_sd, obs_sd, beta = flat(state_sd), flat(obs_sd), flat(beta)
     take = np.linspace(0, len(obs_sd) - 1, min(N_COVERAGE_DRAWS, len(obs_sd))).astype(int)
 

@@ -110,3 +110,11 @@ def test_dynamic_regression_harmonic_and_noise_free_counterfactual():
         s.data, s.outcome, list(s.controls), sampler=sampler, seed=2, checks=False)
     # the noise-free counterfactual has narrower pointwise intervals (same draws, minus observation noise)
     assert float(clean.pointwise.std(("chain", "draw")).mean()) < float(noisy.pointwise.std(("chain", "draw")).mean())
+
+
+def test_no_controls_local_level_only():
+    s = simulate_regional_sales(n_pre=60, n_post=10, n_controls=1, seed=1)
+    res = bc.CausalImpact(s.pre_period, s.post_period).fit(
+        s.data, s.outcome, None, sampler=bc.Sampler(draws=60, warmup=60, chains=2), checks="fast")
+    assert "beta" not in res.idata.posterior
+    assert [c.name for c in res.checks] == ["convergence", "one-step-ahead coverage"]
