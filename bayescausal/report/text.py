@@ -43,7 +43,7 @@ def checks_sentences(checks: Sequence[CheckResult]) -> tuple[str, str]:
     passed = [c for c in checks if c.passed]
     closing = ""
     if passed:
-        closing = "Checks passed: " + "; ".join(f"{c.name} ({c.message})" for c in passed)
+        closing = "Checks passed: " + "; ".join(f"{c.name} ({c.message.rstrip('.')})" for c in passed) + "."
     if not checks:
         closing = "No checks were run (checks=False): this result is not vetted."
     return opening, closing

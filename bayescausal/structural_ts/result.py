@@ -104,7 +104,8 @@ class ImpactResult(CausalResult):
                                 self.interval_kind)
         p = float(s["p_tail"].iloc[0])
         excludes_zero = avg["lower"] > 0 or avg["upper"] < 0
-        direction = "increase" if avg["mean"] > 0 else "decrease"
+        direction = "an increase" if avg["mean"] > 0 else "a decrease"
+        p_text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
         body = [
             f"Over the {n_post} post-intervention periods, {self.outcome} averaged {fmt(avg['observed'])}. "
             f"Had the intervention not happened, the model expects it would have averaged "
@@ -116,14 +117,14 @@ class ImpactResult(CausalResult):
         ]
         if excludes_zero:
             body.append(
-                f"The 95% interval excludes zero: the data support a {direction}. The posterior probability of an "
+                f"The 95% interval excludes zero: the data support {direction}. The posterior probability of an "
                 f"effect in this direction is {max(avg['p_positive'], 1 - avg['p_positive']):.1%}, and the "
-                f"probability of seeing a post-period total this extreme by chance alone is p = {p:.3f}."
+                f"probability of seeing a post-period total this extreme by chance alone is {p_text}."
             )
         else:
             body.append(
                 f"The 95% interval includes zero, so the data do not establish an effect (tail-area probability "
-                f"p = {p:.3f}). This is not proof of no effect: an effect smaller than the interval's width "
+                f"{p_text}). This is not proof of no effect: an effect smaller than the interval's width "
                 "could go undetected."
             )
         body.append("These conclusions hold if the controls were not themselves affected by the intervention "
