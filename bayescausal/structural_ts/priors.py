@@ -44,9 +44,6 @@ class BSTSPriors:
         ``min(1, expected_model_size / n_controls)``).
     prior_information_weight, diagonal_shrinkage
         Zellner-type coefficient prior precision ``w/n * ((1 - d) X'X + d diag(X'X))``.
-    horseshoe_scale, slab_scale, slab_df
-        Regularised horseshoe (Piironen & Vehtari 2017) used by the NUTS kernel in place of the
-        spike-and-slab: global scale from the expected model size, slab for large coefficients.
     """
 
     level: dist.InverseGamma = field(default_factory=lambda: sd_prior(0.01, 32.0))
@@ -59,8 +56,6 @@ class BSTSPriors:
     expected_model_size: float = 3.0
     prior_information_weight: float = 0.01
     diagonal_shrinkage: float = 0.5
-    slab_scale: float = 1.0
-    slab_df: float = 4.0
 
     def __post_init__(self):
         for name in ("level", "slope", "seasonal", "dynamic", "observation"):
@@ -70,8 +65,7 @@ class BSTSPriors:
                     f"BSTSPriors.{name} must be a numpyro.distributions.InverseGamma on the variance "
                     f"(got {type(value).__name__}); build one with bc.sd_prior(guess, sample_size)."
                 )
-        for name in ("state_sd_upper", "observation_sd_upper", "expected_model_size", "prior_information_weight",
-                     "slab_scale", "slab_df"):
+        for name in ("state_sd_upper", "observation_sd_upper", "expected_model_size", "prior_information_weight"):
             if not getattr(self, name) > 0:
                 raise SpecError(f"BSTSPriors.{name} must be positive (got {getattr(self, name)!r}).")
         if not 0.0 <= self.diagonal_shrinkage <= 1.0:
