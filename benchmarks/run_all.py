@@ -41,6 +41,7 @@ def main() -> int:
     else:
         print("peers skipped: no .venv-bench (run with BENCH_PEERS=1 to create it; about 3 GB)")
     status |= run([PY, "benchmarks/recovery_bsts.py"])
+    status |= run([PY, "benchmarks/agreement_pymc.py"])
     status |= run([PY, "-m", "pytest", "-q", "-m", "slow", "-p", "no:cacheprovider"])
     return status
 
