@@ -36,6 +36,22 @@ sys.path.insert(0, str(HERE))
 from designs.bsts_nuts_model import bsts_model, nuts_posterior_predictive  # noqa: E402
 
 
+def gradient_ms(inputs, priors, repeats: int = 300) -> float:
+    """Milliseconds per gradient of the model's log density (the unit cost of a leapfrog step)."""
+    import jax
+    from numpyro.infer.util import initialize_model
+
+    info = initialize_model(jax.random.PRNGKey(0), bsts_model, model_args=(inputs, priors))
+    grad = jax.jit(jax.value_and_grad(info.potential_fn))
+    z = info.param_info.z
+    jax.block_until_ready(grad(z))
+    start = time.perf_counter()
+    for _ in range(repeats):
+        out = grad(z)
+    jax.block_until_ready(out)
+    return (time.perf_counter() - start) / repeats * 1000
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("csv", nargs="?", default=str(HERE / "peers" / "data" / "synthetic_bsts.csv"))
@@ -54,6 +70,7 @@ def main() -> None:
     y_std, X_std, _, y_sd, *_ = standardise(y, X, fit)
     priors = BSTSPriors()
     inputs, _ = make_inputs(y_std, X_std, fit, "level", parse_seasonality([7]), False, priors)
+    ms_per_gradient = gradient_ms(inputs, priors)
     sampler = bc.Sampler(chains=args.chains, draws=args.draws, warmup=args.warmup, progress=False)
     t = time.perf_counter()
     draws = run_mcmc(bsts_model, sampler, args.seed, model_args=(inputs, priors))
@@ -76,6 +93,7 @@ def main() -> None:
         "ess_average_effect": round(ess, 1),
         "ess_per_s": round(ess / fit_s, 2),
         "mean_leapfrog_steps": round(float(steps.mean()), 1),
+        "ms_per_gradient": round(ms_per_gradient, 3),
         "divergences": int(draws.sample_stats["diverging"].sum()),
         "average_effect_mean": round(float(eff.mean()), 4),
         "average_effect_lower": round(float(lo), 4),
