@@ -8,17 +8,23 @@ from .checks import CheckResult  # noqa: E402
 from .errors import ConvergenceWarning, DataError, SpecError  # noqa: E402
 from .inference import Sampler  # noqa: E402
 from .result import CausalResult  # noqa: E402
+from .scm import CausalGraph, identify  # noqa: E402
 from .structural_ts import (  # noqa: E402
     BSTSPriors,
     CausalImpact,
     Harmonic,
     ImpactResult,
+    SCPriors,
     Seasonal,
+    SyntheticControl,
+    SyntheticControlResult,
     sd_prior,
 )
 
 __all__ = [
     "BSTSPriors", "CausalImpact", "CausalResult", "CheckResult", "ConvergenceWarning", "DataError", "Harmonic",
-    "ImpactResult", "Sampler", "Seasonal", "SpecError", "sd_prior",
+    "ImpactResult", "Sampler", "SCPriors", "Seasonal", "SpecError", "SyntheticControl", "SyntheticControlResult",
+    "sd_prior",
 ]
+__all__ += ["CausalGraph", "identify"]
 __version__ = "0.1.0"

@@ -7,6 +7,7 @@ from importlib import resources
 import pandas as pd
 
 from .regional_sales import SimulatedStudy, simulate_regional_sales
+from .synthetic_control import SyntheticControlStudy, simulate_synthetic_control
 
 # The shipped CSV: simulate_regional_sales(seed=DEMO_SEED, relative_effect=DEMO_EFFECT), rounded to cents.
 DEMO_SEED = 2024
@@ -35,4 +36,7 @@ def write_demo_csv(path) -> None:
     study.data.round(2).to_csv(path)
 
 
-__all__ = ["SimulatedStudy", "load_regional_sales", "simulate_regional_sales", "write_demo_csv"]
+__all__ = [
+    "SimulatedStudy", "SyntheticControlStudy", "load_regional_sales", "simulate_regional_sales",
+    "simulate_synthetic_control", "write_demo_csv",
+]

