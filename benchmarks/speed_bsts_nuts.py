@@ -12,9 +12,6 @@ ESS per second does not depend on the number of chains run in parallel on as man
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import resource
 import sys
 import time
 from pathlib import Path
@@ -33,6 +30,7 @@ from bayescausal.structural_ts.priors import BSTSPriors  # noqa: E402
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
+from _common import append_row, peak_rss_mb, stamp  # noqa: E402
 from designs.bsts_nuts_model import bsts_model, nuts_posterior_predictive  # noqa: E402
 
 
@@ -99,17 +97,10 @@ def main() -> None:
         "average_effect_lower": round(float(lo), 4),
         "average_effect_upper": round(float(hi), 4),
         "rhat": round(float(az.rhat(eff)), 4),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
-        "versions": {"bayescausal": bc.__version__, "jax": __import__("jax").__version__,
-                     "numpyro": __import__("numpyro").__version__},
+        "peak_rss_mb": peak_rss_mb(),
+        **stamp(),
     }
-    line = json.dumps(row)
-    print(line)
-    out = HERE / "results" / "speed_bsts.jsonl"
-    out.parent.mkdir(exist_ok=True)
-    with out.open("a") as fh:
-        fh.write(line + "\n")
+    append_row(HERE / "results" / "speed_bsts.jsonl", row)
 
 
 if __name__ == "__main__":

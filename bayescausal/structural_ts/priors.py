@@ -9,12 +9,12 @@ NumPyro ``InverseGamma`` distributions so a user can replace any of them by name
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpyro.distributions as dist
 
 from ..errors import SpecError
+from ..priors import from_overrides
 
 
 def sd_prior(guess: float, sample_size: float) -> dist.InverseGamma:
@@ -74,17 +74,7 @@ class BSTSPriors:
     @classmethod
     def from_overrides(cls, priors) -> BSTSPriors:
         """Build from None, a BSTSPriors, or a dict of field overrides; an unknown name raises SpecError."""
-        if priors is None:
-            return cls()
-        if isinstance(priors, cls):
-            return priors
-        if not isinstance(priors, dict):
-            raise SpecError(f"priors must be a BSTSPriors or a dict of overrides, not {type(priors).__name__}.")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(priors) - known)
-        if unknown:
-            raise SpecError(f"unknown prior name(s) {unknown}; known names: {sorted(known)}.")
-        return cls(**priors)
+        return from_overrides(cls, priors)
 
     def variance_prior(self, kind: str) -> dist.InverseGamma:
         return getattr(self, kind)

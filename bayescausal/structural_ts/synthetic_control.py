@@ -36,6 +36,7 @@ from ..checks import convergence_check, interval_coverage_check, normalise_level
 from ..checks.placebo import placebo_rate_check
 from ..errors import DataError, SpecError
 from ..inference import Sampler, run_mcmc, to_inference_data
+from ..priors import from_overrides
 from ..result import interval
 from ._prepare import MIN_PRE_POINTS, _check_frame, _check_index, check_period_arg, resolve_periods
 from .sc_model import posterior_predictive, sc_model, standardise_targets
@@ -86,18 +87,8 @@ class SCPriors:
 
     @classmethod
     def from_overrides(cls, priors) -> SCPriors:
-        """Build from None, an SCPriors, or a dict of field overrides; an unknown name raises SpecError."""
-        if priors is None:
-            return cls()
-        if isinstance(priors, cls):
-            return priors
-        if not isinstance(priors, dict):
-            raise SpecError(f"priors must be an SCPriors or a dict of overrides, not {type(priors).__name__}.")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(priors) - known)
-        if unknown:
-            raise SpecError(f"unknown prior name(s) {unknown}; known names: {sorted(known)}.")
-        return cls(**priors)
+        """Build from None, a SCPriors, or a dict of field overrides; an unknown name raises SpecError."""
+        return from_overrides(cls, priors)
 
 
 @dataclass
