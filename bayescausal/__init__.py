@@ -8,7 +8,7 @@ from .checks import CheckResult  # noqa: E402
 from .errors import ConvergenceWarning, DataError, SpecError  # noqa: E402
 from .inference import Sampler  # noqa: E402
 from .result import CausalResult  # noqa: E402
-from .scm import CausalGraph, identify  # noqa: E402
+from .scm import SCM, CausalGraph, identify  # noqa: E402
 from .structural_ts import (  # noqa: E402
     BSTSPriors,
     CausalImpact,
@@ -27,4 +27,5 @@ __all__ = [
     "sd_prior",
 ]
 __all__ += ["CausalGraph", "identify"]
+__all__ += ["SCM"]
 __version__ = "0.1.0"

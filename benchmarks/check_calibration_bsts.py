@@ -17,8 +17,9 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-import bayescausal as bc
 from recovery_bsts import make_studies
+
+import bayescausal as bc
 
 
 def main(n: int = 30) -> None:

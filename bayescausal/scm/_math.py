@@ -1,0 +1,153 @@
+"""Pure helpers of the SCM (``jax.numpy`` and NumPy only; no NumPyro, no pandas).
+
+* :class:`Encoding` and :func:`features`: how a parent's values enter its children's linear predictors.
+* :func:`gaussian_suffstats` / :func:`gaussian_loglik`: the linear-Gaussian likelihood from X'X, X'z, z'z,
+  so that its cost per NUTS gradient does not depend on the number of rows.
+* :func:`compress_rows`: identical (features, value) rows merged into one row with a count weight; exact for
+  any likelihood, and with discrete parents it turns 100k rows into a few dozen.
+* :func:`ci_test`: the test of a conditional independence used by the graph check.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+from scipy import stats
+
+
+class Encoding(NamedTuple):
+    """How a node's values become features of its children.
+
+    ``kind``: "continuous" and "count" are standardised by ``(mean, sd)``; "binary" enters as 0/1;
+    "categorical" (integer codes ``0..levels-1``) is one-hot against level 0.
+    """
+
+    kind: str
+    mean: float = 0.0
+    sd: float = 1.0
+    levels: int = 0
+
+    @property
+    def width(self) -> int:
+        return self.levels - 1 if self.kind == "categorical" else 1
+
+
+def feature_block(values, enc: Encoding):
+    """Features of one parent: an ``(n, width)`` array."""
+    v = jnp.asarray(values)
+    if enc.kind == "categorical":
+        codes = v.astype(jnp.int32)
+        return (codes[..., None] == jnp.arange(1, enc.levels)).astype(jnp.float64)
+    if enc.kind == "binary":
+        return v.astype(jnp.float64)[..., None]
+    return ((v - enc.mean) / enc.sd)[..., None]
+
+
+def features(parent_values: list, encodings: list[Encoding], n: int):
+    """Concatenated features of all parents, ``(n, p)``; ``(n, 0)`` for a root node."""
+    if not encodings:
+        return jnp.zeros((n, 0))
+    return jnp.concatenate([feature_block(v, e) for v, e in zip(parent_values, encodings, strict=True)], axis=-1)
+
+
+def gaussian_suffstats(X: np.ndarray, z: np.ndarray) -> dict[str, np.ndarray]:
+    """Sufficient statistics of ``z = a + X b + sigma * eps``: with ``W = [1, X]``, W'W, W'z, z'z and n."""
+    W = np.column_stack([np.ones(len(z)), X])
+    return {"wtw": W.T @ W, "wtz": W.T @ z, "ztz": np.array(z @ z), "n": np.array(float(len(z)))}
+
+
+def gaussian_loglik(theta, sigma, wtw, wtz, ztz, n):
+    """Log-likelihood of ``z ~ Normal(W theta, sigma)`` from sufficient statistics (exact)."""
+    sse = ztz - 2.0 * theta @ wtz + theta @ wtw @ theta
+    return -0.5 * n * jnp.log(2.0 * jnp.pi * sigma**2) - 0.5 * sse / sigma**2
+
+
+def count_tail(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``c[k] = sum_i w_i [y_i > k]`` for ``k = 0..max(y)-1``: the statistic of the count-only part of the
+    negative binomial likelihood (see :func:`negbin_loglik`)."""
+    top = int(np.max(y)) if len(y) else 0
+    hist = np.bincount(y.astype(np.int64), weights=w, minlength=top + 1)
+    return (np.sum(hist) - np.cumsum(hist))[:top]
+
+
+def negbin_loglik(eta, concentration, y, w, tail):
+    """Log-likelihood of counts ``y ~ NegativeBinomial(mean = exp(eta), concentration)`` with row weights ``w``,
+    up to the constant ``-sum w log y!``.
+
+    The per-row ``lgamma(y + phi) - lgamma(phi)`` is ``sum_{k < y} log(phi + k)`` for integer ``y``, so its total
+    over rows is ``sum_k tail[k] log(phi + k)`` (``tail`` from :func:`count_tail`): O(max count) instead of O(rows)
+    lgamma and digamma evaluations, which made the negative binomial the slowest mechanism per gradient (3 ms
+    at 10k rows against 0.3 ms for a logistic one). The rest needs only a log-sum-exp per row.
+    """
+    phi = concentration
+    log_phi_mu = jnp.logaddexp(jnp.log(phi), eta)
+    rows = w * (y * eta - (phi + y) * log_phi_mu)
+    ks = jnp.arange(tail.shape[0])
+    return jnp.sum(rows) + jnp.sum(w) * phi * jnp.log(phi) + jnp.sum(tail * jnp.log(phi + ks))
+
+
+def compress_rows(X: np.ndarray, y: np.ndarray, max_unique_share: float = 0.5):
+    """Merge identical rows of ``[X, y]``: returns ``(X_u, y_u, counts)``, or the inputs with unit weights when
+    fewer than ``1 - max_unique_share`` of the rows would be saved (continuous parents)."""
+    n = len(y)
+    joined = np.column_stack([X, y]) if X.size else y[:, None].astype(float)
+    uniq, counts = np.unique(joined, axis=0, return_counts=True)
+    if len(uniq) > max_unique_share * n:
+        return X, y, np.ones(n)
+    return uniq[:, : X.shape[1]], uniq[:, X.shape[1]].astype(y.dtype), counts.astype(float)
+
+
+def _residualise(A: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    coef, *_ = np.linalg.lstsq(Z, A, rcond=None)
+    return A - Z @ coef
+
+
+def ci_test(X: np.ndarray, Y: np.ndarray, Z: np.ndarray) -> tuple[float, float, int]:
+    """Test ``X ⊥ Y | Z`` by the canonical correlations of X and Y after linear adjustment for Z.
+
+    ``X`` (n, p) and ``Y`` (n, q) are the features of the two nodes (one-hot for categorical ones), ``Z``
+    (n, r) those of the conditioning set. Both are residualised on ``[1, Z]``; Bartlett's statistic
+    ``-(n - r - 1 - (p + q + 1) / 2) * sum(log(1 - rho_i^2))`` is referred to chi-square with ``p q`` degrees of
+    freedom (Bartlett 1938; with p = q = 1 it is the partial-correlation test). It detects linear dependence
+    left after linear adjustment, the dependence a linear-predictor mechanism would carry. Returns
+    ``(statistic, p_value, dof)``.
+    """
+    n = X.shape[0]
+    Zc = np.column_stack([np.ones(n), Z]) if Z.size else np.ones((n, 1))
+    rx, ry = _residualise(X, Zc), _residualise(Y, Zc)
+    qx = _orthonormal(rx)
+    qy = _orthonormal(ry)
+    p, q = qx.shape[1], qy.shape[1]
+    if p == 0 or q == 0:
+        return 0.0, 1.0, 0
+    rho = np.clip(np.linalg.svd(qx.T @ qy, compute_uv=False), 0.0, 1.0 - 1e-12)
+    r = Zc.shape[1] - 1
+    stat = float(-(n - r - 1 - (p + q + 1) / 2.0) * np.sum(np.log1p(-(rho**2))))
+    dof = p * q
+    return stat, float(stats.chi2.sf(stat, dof)), dof
+
+
+def _orthonormal(A: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+    """An orthonormal basis of the column space of A (rank-revealing via SVD)."""
+    if A.size == 0:
+        return A
+    u, s, _ = np.linalg.svd(A, full_matrices=False)
+    keep = s > tol * max(s.max(), 1e-300) * max(A.shape)
+    return u[:, keep]
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values (controls the family-wise error rate)."""
+    p = np.asarray(p_values, float)
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    adj = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, (m - rank) * p[i])
+        adj[i] = min(1.0, running)
+    return adj
