@@ -50,11 +50,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seasonal-weight", type=float, default=None,
                     help="prior sample size of the seasonal sd (default: BSTSPriors' own)")
+    ap.add_argument("--level-guess", type=float, default=None,
+                    help="prior guess of the level innovation sd in outcome sds (default: CausalImpact's 0.01)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "recovery_bsts.json"))
     args = ap.parse_args()
     studies = make_studies(args.series, args.seed)
-    priors = bc.BSTSPriors() if args.seasonal_weight is None else bc.BSTSPriors(
-        seasonal=bc.sd_prior(0.01, args.seasonal_weight))
+    overrides = {}
+    if args.seasonal_weight is not None:
+        overrides["seasonal"] = bc.sd_prior(0.01, args.seasonal_weight)
+    if args.level_guess is not None:
+        overrides["level"] = bc.sd_prior(args.level_guess, 32.0)
+    priors = bc.BSTSPriors.from_overrides(overrides)
     axes = batch_axes(False)
     rows = []
     start = time.perf_counter()
@@ -105,6 +111,7 @@ def main() -> None:
         "max_rhat": float(max(r["rhat"] for r in rows)),
         "min_ess": float(min(r["ess"] for r in rows)),
         "seasonal_prior": {"guess": 0.01, "sample_size": float(2 * priors.seasonal.concentration)},
+        "level_prior_guess": float((2 * priors.level.rate / (2 * priors.level.concentration)) ** 0.5),
         "seconds_total": round(elapsed, 1),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.python_version()}",
     }
