@@ -108,6 +108,21 @@ def resolve_periods(index: pd.Index, pre_period, post_period) -> tuple[int, int,
     return p0, p1, q0, q1
 
 
+def check_complete_columns(X: np.ndarray, names, index: pd.Index, role: str, fix: str) -> None:
+    """DataError naming the first column of ``X`` (one per name) with a NaN or inf, its row and ``fix``."""
+    for j, name in enumerate(names):
+        bad = ~np.isfinite(X[:, j])
+        if bad.any():
+            raise DataError(f"{role} {name!r} is NaN or infinite at {index[np.argmax(bad)]}: {fix}")
+
+
+def check_varying_columns(X: np.ndarray, names, pre: np.ndarray, role: str, fix: str) -> None:
+    """DataError naming the first column of ``X`` that is constant over the pre-period rows ``pre``."""
+    for j, name in enumerate(names):
+        if np.ptp(X[pre, j]) == 0:
+            raise DataError(f"{role} {name!r} is constant in the pre-period, {fix}")
+
+
 def prepare_series(df: pd.DataFrame, outcome: str, controls, pre_period, post_period,
                    min_cycle: float) -> SeriesData:
     """Validate and cut the analysis window; see the module docstring for what is checked."""
@@ -137,12 +152,8 @@ def prepare_series(df: pd.DataFrame, outcome: str, controls, pre_period, post_pe
         row = window.index[post][np.argmax(np.isnan(y[post]))]
         raise DataError(f"outcome {outcome!r} is missing in the post-period at {row}: the effect there is "
                         "undefined; fill it, or end the post-period before it.")
-    for j, c in enumerate(controls):
-        bad = ~np.isfinite(X[:, j])
-        if bad.any():
-            row = window.index[np.argmax(bad)]
-            raise DataError(f"control {c!r} is NaN or infinite at {row}: controls must be complete in both "
-                            "periods (they predict the counterfactual); fill the gap or drop the control.")
+    check_complete_columns(X, controls, window.index, "control", "controls must be complete in both periods "
+                           "(they predict the counterfactual); fill the gap or drop the control.")
     n_pre_obs = int(np.isfinite(y[pre]).sum())
     need = max(MIN_PRE_POINTS, int(np.ceil(MIN_PRE_CYCLES * min_cycle)))
     if n_pre_obs < need:
@@ -152,8 +163,5 @@ def prepare_series(df: pd.DataFrame, outcome: str, controls, pre_period, post_pe
     y_pre = y[pre][np.isfinite(y[pre])]
     if np.ptp(y_pre) == 0:
         raise DataError(f"outcome {outcome!r} is constant in the pre-period: there is nothing to model.")
-    for j, c in enumerate(controls):
-        if np.ptp(X[pre, j]) == 0:
-            raise DataError(f"control {c!r} is constant in the pre-period, so it cannot predict the outcome; "
-                            "drop it from controls.")
+    check_varying_columns(X, controls, pre, "control", "so it cannot predict the outcome; drop it from controls.")
     return SeriesData(window.index, y, X, controls, outcome, pre, post)

@@ -38,7 +38,15 @@ from ..errors import DataError, SpecError
 from ..inference import Sampler, run_mcmc, to_inference_data
 from ..priors import from_overrides
 from ..result import interval
-from ._prepare import MIN_PRE_POINTS, _check_frame, _check_index, check_period_arg, resolve_periods
+from ._prepare import (
+    MIN_PRE_POINTS,
+    _check_frame,
+    _check_index,
+    check_complete_columns,
+    check_period_arg,
+    check_varying_columns,
+    resolve_periods,
+)
 from .sc_model import posterior_predictive, sc_model, standardise_targets
 from .sc_result import SyntheticControlResult
 
@@ -166,15 +174,10 @@ def prepare_panel(df, treated, donors, pre_period, post_period) -> PanelData:
         if np.ptp(Y[pre, k]) == 0:
             raise DataError(f"treated unit {c!r} is constant in the pre-period: there is nothing to fit; check "
                             "the column.")
+    check_complete_columns(X, donors, window.index, "donor", "donors must be complete over both periods (they "
+                           "form the counterfactual); fill the gap or drop the donor.")
+    check_varying_columns(X, donors, pre, "donor", "so it cannot track the treated unit; drop it from donors.")
     for j, d in enumerate(donors):
-        bad = ~np.isfinite(X[:, j])
-        if bad.any():
-            row = window.index[np.argmax(bad)]
-            raise DataError(f"donor {d!r} is NaN or infinite at {row}: donors must be complete over both periods "
-                            "(they form the counterfactual); fill the gap or drop the donor.")
-        if np.ptp(X[pre, j]) == 0:
-            raise DataError(f"donor {d!r} is constant in the pre-period, so it cannot track the treated unit; "
-                            "drop it from donors.")
         for k, c in enumerate(treated):
             if np.array_equal(X[pre, j], Y[pre, k]):
                 raise DataError(f"donor {d!r} equals treated unit {c!r} over the pre-period: it is a copy of the "
