@@ -14,6 +14,19 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def effect_fields(eff) -> dict:
+    """The average effect's posterior draws (chain, draw) as result-row fields: bulk ESS, mean, 95%
+    equal-tailed interval and R-hat, rounded as every speed row reports them."""
+    import arviz as az
+    import numpy as np
+
+    lo, hi = np.quantile(eff, [0.025, 0.975])
+    return {"ess_average_effect": round(float(az.ess(eff)), 1),
+            "average_effect_mean": round(float(np.mean(eff)), 4),
+            "average_effect_lower": round(float(lo), 4), "average_effect_upper": round(float(hi), 4),
+            "rhat": round(float(az.rhat(eff)), 4)}
+
+
 def stamp() -> dict:
     """Where and with what a figure was measured."""
     import jax

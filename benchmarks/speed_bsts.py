@@ -16,15 +16,13 @@ from pathlib import Path
 
 T0 = time.perf_counter()
 
-import arviz as az  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import bayescausal as bc  # noqa: E402
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from _common import append_row, peak_rss_mb, stamp  # noqa: E402
+from _common import append_row, effect_fields, peak_rss_mb, stamp  # noqa: E402
 
 
 def main() -> None:
@@ -46,8 +44,7 @@ def main() -> None:
     fit_s = time.perf_counter() - t
     total_s = time.perf_counter() - T0
     eff = res.effect.values
-    ess = float(az.ess(eff))
-    lo, hi = np.quantile(eff, [0.025, 0.975])
+    fields = effect_fields(eff)
     row = {
         "tool": "bayescausal CausalImpact (Gibbs)",
         "checks": args.checks,
@@ -55,12 +52,8 @@ def main() -> None:
         "draws": args.draws,
         "fit_wall_s": round(fit_s, 2),
         "process_wall_s": round(total_s, 2),
-        "ess_average_effect": round(ess, 1),
-        "ess_per_s": round(ess / fit_s, 1),
-        "average_effect_mean": round(float(eff.mean()), 4),
-        "average_effect_lower": round(float(lo), 4),
-        "average_effect_upper": round(float(hi), 4),
-        "rhat": round(float(az.rhat(eff)), 4),
+        "ess_per_s": round(fields["ess_average_effect"] / fit_s, 1),
+        **fields,
         "peak_rss_mb": peak_rss_mb(),
         **stamp(),
     }

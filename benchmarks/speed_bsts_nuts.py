@@ -18,7 +18,6 @@ from pathlib import Path
 
 T0 = time.perf_counter()
 
-import arviz as az  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -30,7 +29,7 @@ from bayescausal.structural_ts.priors import BSTSPriors  # noqa: E402
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from _common import append_row, peak_rss_mb, stamp  # noqa: E402
+from _common import append_row, effect_fields, peak_rss_mb, stamp  # noqa: E402
 from designs.bsts_nuts_model import bsts_model, nuts_posterior_predictive  # noqa: E402
 
 
@@ -76,8 +75,7 @@ def main() -> None:
     pred = nuts_posterior_predictive(inputs, draws.samples, args.seed)
     fit_s = time.perf_counter() - t
     eff = (y_std[n_pre:][None, None, :] - pred["y_pred"][:, :, n_pre:]).mean(axis=-1) * y_sd
-    ess = float(az.ess(eff))
-    lo, hi = np.quantile(eff, [0.025, 0.975])
+    fields = effect_fields(eff)
     steps = draws.sample_stats["n_steps"]
     row = {
         "tool": "design (a): NUTS + Kalman likelihood + horseshoe",
@@ -88,15 +86,11 @@ def main() -> None:
         "fit_wall_s": round(fit_s, 2),
         "mcmc_wall_s": round(mcmc_s, 2),
         "process_wall_s": round(time.perf_counter() - T0, 2),
-        "ess_average_effect": round(ess, 1),
-        "ess_per_s": round(ess / fit_s, 2),
+        "ess_per_s": round(fields["ess_average_effect"] / fit_s, 2),
         "mean_leapfrog_steps": round(float(steps.mean()), 1),
         "ms_per_gradient": round(ms_per_gradient, 3),
         "divergences": int(draws.sample_stats["diverging"].sum()),
-        "average_effect_mean": round(float(eff.mean()), 4),
-        "average_effect_lower": round(float(lo), 4),
-        "average_effect_upper": round(float(hi), 4),
-        "rhat": round(float(az.rhat(eff)), 4),
+        **fields,
         "peak_rss_mb": peak_rss_mb(),
         **stamp(),
     }

@@ -16,6 +16,13 @@ import numpy as np
 import pandas as pd
 
 
+def add_window_args(parser) -> None:
+    """The arguments every peer script takes: the CSV and the pre/post-period ends (row positions)."""
+    parser.add_argument("csv")
+    parser.add_argument("--pre-end", type=int, required=True, help="last pre-period row position (0-based, inclusive)")
+    parser.add_argument("--post-end", type=int, required=True, help="last post-period row position (inclusive)")
+
+
 def load_csv(path: str, post_end: int) -> tuple[pd.DataFrame, str, list[str], str | None]:
     """Read the benchmark CSV. Returns (frame truncated to rows 0..post_end, outcome, controls, time col).
 

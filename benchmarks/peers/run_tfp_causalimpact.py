@@ -38,15 +38,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
-from _peer_common import emit, ess_bulk, load_csv, peak_rss_mb, versions  # noqa: E402
+from _peer_common import add_window_args, emit, ess_bulk, load_csv, peak_rss_mb, versions  # noqa: E402
 
 
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("csv")
-    p.add_argument("--pre-end", type=int, required=True,
-                   help="last pre-period row position (0-based, inclusive)")
-    p.add_argument("--post-end", type=int, required=True, help="last post-period row position (inclusive)")
+    add_window_args(p)
     p.add_argument("--seasons", type=int, default=0, help="num_seasons of a seasonal component; 0 = none")
     p.add_argument("--draws", type=int, default=1000, help="num_results of the Gibbs sampler")
     p.add_argument("--warmup", type=int, default=None,
