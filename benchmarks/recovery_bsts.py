@@ -18,6 +18,7 @@ import platform
 import time
 from pathlib import Path
 
+import arviz as az
 import numpy as np
 
 import bayescausal as bc
@@ -81,8 +82,6 @@ def main() -> None:
             pred = draws["y_pred"][j * args.chains : (j + 1) * args.chains] * ysd + ym  # (chain, draw, n)
             eff = (y[~pre][None, None] - pred[:, :, ~pre]).mean(-1)
             lo, hi = np.quantile(eff, [0.025, 0.975])
-            import arviz as az
-
             rows.append({"truth": s.true_average_effect, "mean": float(eff.mean()), "lower": float(lo),
                          "upper": float(hi), "rhat": float(az.rhat(eff)), "ess": float(az.ess(eff))})
         print(f"{len(rows)}/{len(studies)} series, {time.perf_counter() - start:.0f} s", flush=True)
