@@ -284,6 +284,21 @@ class FittedSCM:
         info = {"treatment": x, "outcome": y, "rows": int(rows.sum())}
         return CausalResult(estimand, da, idata, tuple(checks), method="SCM", info=info)
 
+    def counterfactual(self, rows, do: Mapping[str, Any], outcome: str, **options):
+        """Per-unit counterfactual posterior of ``outcome`` had ``do`` been set (abduction, action, prediction);
+        see :func:`bayescausal.scm.counterfactual.counterfactual` for the arguments and the method."""
+        from .counterfactual import counterfactual
+
+        return counterfactual(self, rows, do, outcome, **options)
+
+    def rank_levers(self, outcome: str, levers: Mapping[str, Any], cost: Mapping[str, float] | None = None,
+                    **options):
+        """Rank interventions on ``outcome`` by effect, probability of being best and effect per unit cost; see
+        :func:`bayescausal.scm.levers.rank_levers` for the arguments."""
+        from .levers import rank_levers
+
+        return rank_levers(self, outcome, levers, cost=cost, **options)
+
     def _rows(self, where) -> np.ndarray:
         n = self.data.n
         if where is None:
