@@ -7,6 +7,7 @@ _configure()
 from .checks import CheckResult  # noqa: E402
 from .errors import ConvergenceWarning, DataError, SpecError  # noqa: E402
 from .inference import Sampler  # noqa: E402
+from .iv import BayesianIV, IVPriors, IVResult  # noqa: E402
 from .result import CausalResult  # noqa: E402
 from .scm import SCM, CausalGraph, identify  # noqa: E402
 from .structural_ts import (  # noqa: E402
@@ -28,4 +29,5 @@ __all__ = [
 ]
 __all__ += ["CausalGraph", "identify"]
 __all__ += ["SCM"]
+__all__ += ["BayesianIV", "IVPriors", "IVResult"]
 __version__ = "0.1.0"

@@ -1,0 +1,144 @@
+"""Validation of the user's frame and column roles for :class:`~bayescausal.iv.BayesianIV` (the pandas side).
+
+Every failure is a ``DataError`` (the data cannot be used as given) or a ``SpecError`` (the roles asked
+for are impossible), naming the column and saying what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, SpecError
+from ._math import partial_out, with_intercept
+
+MIN_ROWS_PER_PARAMETER = 5  # rows needed per first-stage coefficient before a fit is attempted
+
+
+@dataclass
+class IVData:
+    """Validated arrays: outcome ``y`` (n,), treatment ``x`` (n,), instruments ``Z`` (n, k), covariates
+    ``W`` (n, p), with their column names and the frame's index."""
+
+    y: np.ndarray
+    x: np.ndarray
+    Z: np.ndarray
+    W: np.ndarray
+    outcome: str
+    treatment: str
+    instruments: tuple
+    covariates: tuple
+    index: pd.Index
+
+
+def _names(arg, role: str, allow_empty: bool) -> tuple:
+    if arg is None:
+        names: tuple = ()
+    elif isinstance(arg, str):
+        names = (arg,)
+    else:
+        try:
+            names = tuple(arg)
+        except TypeError:
+            raise SpecError(f"{role}={arg!r}: give a column name or a list of column names.") from None
+    if not names and not allow_empty:
+        raise SpecError(f"{role}=[]: name at least one column.")
+    for c in names:
+        if not isinstance(c, str):
+            raise SpecError(f"{role} entry {c!r}: give column names as strings.")
+    dup = [c for c in names if names.count(c) > 1]
+    if dup:
+        raise DataError(f"{role} lists column {dup[0]!r} twice: {list(names)}; list each column once.")
+    return names
+
+
+def _column(df: pd.DataFrame, name: str, role: str) -> np.ndarray:
+    if name not in df.columns:
+        raise DataError(f"{role} column {name!r} not found in the data; available columns: {list(df.columns)}.")
+    s = df[name]
+    if pd.api.types.is_bool_dtype(s):
+        s = s.astype(float)
+    if not pd.api.types.is_numeric_dtype(s):
+        raise DataError(f"{role} column {name!r} is not numeric (dtype {s.dtype}); convert it, e.g. "
+                        f"df[{name!r}] = pd.to_numeric(df[{name!r}], errors='coerce'), or encode a category "
+                        f"as 0/1 indicator columns.")
+    values = s.to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise DataError(f"{role} column {name!r} is NaN or infinite at row {df.index[np.argmax(bad)]!r} "
+                        f"({int(bad.sum())} such rows); drop or impute them first, e.g. df = df.dropna(subset=[...]).")
+    if np.ptp(values) == 0:
+        raise DataError(f"{role} column {name!r} is constant ({values[0]:g} in every row): it carries no information; "
+                        f"drop it from {role}s.")
+    return values
+
+
+def prepare(df, outcome, treatment, instruments, covariates, binary_treatment: bool) -> IVData:
+    """Check roles and columns and return the arrays; see the module docstring."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"fit() needs a pandas DataFrame, got {type(df).__name__}.")
+    if not isinstance(outcome, str):
+        raise SpecError(f"outcome={outcome!r}: give the outcome column's name.")
+    treatments = _names(treatment, "treatment", allow_empty=False)
+    instruments = _names(instruments, "instruments", allow_empty=True)
+    covariates = _names(covariates, "covariates", allow_empty=True)
+    if len(instruments) < len(treatments):
+        raise SpecError(f"{len(instruments)} instrument(s) {list(instruments)} for {len(treatments)} endogenous "
+                        f"treatment(s) {list(treatments)}: the effect is not identified; an IV model needs at "
+                        "least as many excluded instruments as endogenous variables.")
+    if len(treatments) > 1:
+        raise SpecError(f"treatment={list(treatments)}: BayesianIV estimates the effect of one endogenous "
+                        "treatment; fit one model per treatment, or add the others as covariates if they are "
+                        "exogenous.")
+    (treatment,) = treatments
+    roles = [("outcome", outcome), ("treatment", treatment)] + [("instrument", c) for c in instruments] + [
+        ("covariate", c) for c in covariates]
+    seen: dict[str, str] = {}
+    for role, name in roles:
+        if name in seen:
+            raise DataError(f"column {name!r} is given both as {seen[name]} and as {role}; each column can play "
+                            "one role only.")
+        seen[name] = role
+    y = _column(df, outcome, "outcome")
+    x = _column(df, treatment, "treatment")
+    Z = np.column_stack([_column(df, c, "instrument") for c in instruments])
+    W = (np.column_stack([_column(df, c, "covariate") for c in covariates]) if covariates
+         else np.zeros((len(df), 0)))
+    n, k = Z.shape
+    if binary_treatment and not np.all(np.isin(x, (0.0, 1.0))):
+        raise DataError(f"treatment {treatment!r} must be coded 0/1 for treatment_model='probit' (found values "
+                        f"such as {np.unique(x)[:4].tolist()}); recode it, or use treatment_model='linear'.")
+    need = MIN_ROWS_PER_PARAMETER * (1 + W.shape[1] + k + 1)
+    if n < need:
+        raise DataError(f"{n} rows for {1 + W.shape[1] + k} first-stage coefficients; an IV fit needs at least {need} "
+                        "rows here. Use fewer covariates or instruments, or more data.")
+    for j, c in enumerate(instruments):
+        if np.array_equal(Z[:, j], x) or abs(np.corrcoef(Z[:, j], x)[0, 1]) > 1 - 1e-10:
+            raise DataError(f"instrument {c!r} is identical (or perfectly correlated) with the treatment "
+                            f"{treatment!r}: it is the treatment itself, not an instrument for it; remove it from "
+                            "instruments.")
+        for i, w in enumerate(covariates):
+            if abs(np.corrcoef(Z[:, j], W[:, i])[0, 1]) > 1 - 1e-10:
+                raise DataError(f"instrument {c!r} is identical (or perfectly correlated) with covariate {w!r}: it "
+                                "adds no excluded variation; remove it from instruments (or from covariates).")
+    _check_rank(W, Z, covariates, instruments)
+    return IVData(y, x, Z, W, outcome, treatment, instruments, covariates, df.index)
+
+
+def _check_rank(W: np.ndarray, Z: np.ndarray, covariates: tuple, instruments: tuple) -> None:
+    """DataError naming the first covariate or instrument that is a linear combination of the columns
+    before it (the intercept, the covariates, then the instruments)."""
+    n = len(Z)
+    A = with_intercept(W, n)
+    cols = [("covariate", c) for c in covariates] + [("instrument", c) for c in instruments]
+    full = np.column_stack([A, Z])
+    for j in range(1, full.shape[1]):
+        col = full[:, j]
+        resid = partial_out(col, full[:, :j])
+        if float(resid @ resid) <= 1e-10 * float((col - col.mean()) @ (col - col.mean())):
+            role, name = cols[j - 1]
+            raise DataError(f"{role} {name!r} is a linear combination of the intercept and the columns before it "
+                            f"({', '.join(c for _, c in cols[: j - 1]) or 'none'}): it adds no variation of its own; "
+                            f"remove it.")
