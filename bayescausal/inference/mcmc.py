@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .sampler import Sampler, resolve_chain_method
+from .sampler import Sampler, chains_per_round, resolve_chain_method
 
 
 @dataclass
@@ -76,11 +76,12 @@ def run_mcmc(
     is_kernel = isinstance(kernel_or_model, MCMCKernel)
     kernel = kernel_or_model if is_kernel else _nuts(kernel_or_model, sampler)
     method = resolve_chain_method(sampler, preferred_chain_method)
+    per_round = chains_per_round(sampler, preferred_chain_method)
     mcmc = MCMC(
         kernel,
         num_warmup=sampler.warmup_or(1000),
         num_samples=sampler.draws,
-        num_chains=sampler.chains,
+        num_chains=per_round,
         thinning=sampler.thinning,
         chain_method=method,
         progress_bar=sampler.show_progress,
@@ -88,16 +89,25 @@ def run_mcmc(
     )
     extra = () if is_kernel else ("diverging", "num_steps")
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        # NumPyro warns when chains outnumber devices; resolve_chain_method already handled it.
-        warnings.filterwarnings("ignore", message=".*There are not enough devices.*")
-        mcmc.run(jax.random.PRNGKey(seed), *model_args, extra_fields=extra, init_params=init_params,
-                 **(model_kwargs or {}))
-    samples = jax.device_get(mcmc.get_samples(group_by_chain=True))
+    rounds = sampler.chains // per_round
+    keys = jax.random.split(jax.random.PRNGKey(seed), rounds) if rounds > 1 else [jax.random.PRNGKey(seed)]
+    sample_parts, stat_parts = [], []
+    for r, key in enumerate(keys):
+        init = init_params
+        if init_params is not None and rounds > 1:  # per-chain initial values: this round's chains
+            init = jax.tree.map(lambda a, r=r: a[r * per_round:(r + 1) * per_round], init_params)
+        with warnings.catch_warnings():
+            # NumPyro warns when chains outnumber devices; resolve_chain_method already handled it.
+            warnings.filterwarnings("ignore", message=".*There are not enough devices.*")
+            mcmc.run(key, *model_args, extra_fields=extra, init_params=init, **(model_kwargs or {}))
+        sample_parts.append(jax.device_get(mcmc.get_samples(group_by_chain=True)))
+        if not is_kernel:
+            stat_parts.append(jax.device_get(mcmc.get_extra_fields(group_by_chain=True)))
+    samples = {k: np.concatenate([np.asarray(p[k]) for p in sample_parts]) for k in sample_parts[0]}
     stats = {}
     if not is_kernel:
-        raw = jax.device_get(mcmc.get_extra_fields(group_by_chain=True))
-        stats = {"diverging": np.asarray(raw["diverging"]), "n_steps": np.asarray(raw["num_steps"])}
+        stats = {"diverging": np.concatenate([np.asarray(p["diverging"]) for p in stat_parts]),
+                 "n_steps": np.concatenate([np.asarray(p["num_steps"]) for p in stat_parts])}
     elapsed = time.perf_counter() - start
     return Draws(
         samples={k: np.asarray(v) for k, v in samples.items()},

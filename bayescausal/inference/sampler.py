@@ -81,14 +81,29 @@ class Sampler:
 def resolve_chain_method(sampler: Sampler, preferred: ChainMethod) -> str:
     """The chain method actually used: the user's choice, else the kernel's preference.
 
-    ``parallel`` needs one XLA device per chain; with fewer devices we fall back to ``vectorized``
-    (NumPyro's own fallback would be ``sequential``, which is the slowest option on a CPU).
+    ``parallel`` needs one XLA device per chain at a time. With more chains than devices the chains run in
+    rounds of parallel chains when the device count divides the chain count (:func:`chains_per_round`: 4
+    chains on 2 cores as 2 rounds of 2); otherwise we fall back to ``vectorized`` (NumPyro's own fallback
+    would be ``sequential``, the slowest option on a CPU). Rounds beat vectorised NUTS chains on a CPU: a
+    vectorised step lasts as long as the longest trajectory of any chain and runs on one core, and its
+    batched while-loops compile slowly (measured by the IV fit: 95 s to compile 4 vectorised chains against
+    about 10 s for 2 parallel ones).
     """
     import jax
 
     method = preferred if sampler.chain_method == "auto" else sampler.chain_method
-    if method == "parallel" and jax.local_device_count() < sampler.chains:
+    devices = jax.local_device_count()
+    if method == "parallel" and devices < sampler.chains and sampler.chains % devices:
         method = "vectorized"
     if sampler.chains == 1:
         method = "sequential"
     return method
+
+
+def chains_per_round(sampler: Sampler, preferred: ChainMethod) -> int:
+    """How many chains run at once: the device count for parallel chains in rounds, else all of them."""
+    import jax
+
+    if resolve_chain_method(sampler, preferred) == "parallel":
+        return min(sampler.chains, jax.local_device_count())
+    return sampler.chains
