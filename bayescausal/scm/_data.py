@@ -13,15 +13,20 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, SpecError
+from ._latent_math import block_suffstats
 from ._math import Encoding, compress_rows, count_tail, features, gaussian_suffstats
 from .graph import CausalGraph
+from .latent import LatentBlock, check_families, latent_blocks, require_identified
 from .mechanisms import MAX_CATEGORIES, Custom, Mechanism, infer_mechanism
 from .model import NodeLayout
 
 
 @dataclass
 class SCMData:
-    """The encoded data: ``values[node]`` (n,) arrays, ``levels[node]`` the labels of categorical nodes."""
+    """The encoded data: ``values[node]`` (n,) arrays, ``levels[node]`` the labels of categorical nodes.
+
+    Only observed nodes have values and layouts; ``blocks`` are the latent blocks (``latent.py``).
+    """
 
     values: dict[str, np.ndarray]
     levels: dict[str, tuple]
@@ -29,27 +34,31 @@ class SCMData:
     index: pd.Index
     columns: tuple
     extra: dict = field(default_factory=dict)  # the data's other columns (for effect(where=...)), as arrays
+    blocks: tuple[LatentBlock, ...] = ()
 
     @property
     def n(self) -> int:
         return len(self.index)
 
     def layout(self, node: str) -> NodeLayout:
-        return next(lay for lay in self.layouts if lay.name == node)
+        for lay in self.layouts:
+            if lay.name == node:
+                return lay
+        latent = [u for b in self.blocks for u in b.latents]
+        raise SpecError(f"node {node!r} has no data{' (it is latent)' if node in latent else ''}: treatments, "
+                        "outcomes and intervened nodes must be observed nodes of the fitted graph "
+                        f"({[lay.name for lay in self.layouts]}). Measure it and drop it from latent=, or ask "
+                        "about an observed node.")
 
 
 def check_frame(df, graph: CausalGraph) -> None:
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"fit() needs a pandas DataFrame with one column per node, got {type(df).__name__}.")
-    if graph.latent:
-        raise SpecError(
-            f"latent node(s) {sorted(graph.latent)}: fitting an SCM with unobserved nodes is not supported yet "
-            "(whether their mechanisms are identified depends on the graph and the families). Every node must be "
-            "observed: measure it, or drop it from the graph and, if it confounds two nodes, say so in the report.")
-    missing = [n for n in graph.nodes if n not in df.columns]
+    missing = [n for n in graph.observed if n not in df.columns]
     if missing:
         raise DataError(f"node(s) {missing} of the graph are not columns of the data; the data's columns are "
-                        f"{list(df.columns)}. Rename the columns or the nodes so that they match.")
+                        f"{list(df.columns)}. Rename the columns or the nodes so that they match, or mark "
+                        "unmeasured common causes as latent (CausalGraph(..., latent=...)).")
     if len(df) < 3:
         raise DataError(f"the data have {len(df)} rows; an SCM needs at least 3.")
 
@@ -129,24 +138,39 @@ def encode_node(series: pd.Series, node: str, mech: Mechanism) -> tuple[np.ndarr
 
 
 def prepare(graph: CausalGraph, mechanisms: dict[str, Mechanism], df: pd.DataFrame) -> SCMData:
-    """Validate ``df`` against the graph and encode every node; build the :class:`NodeLayout` of each."""
+    """Validate ``df`` against the graph and encode every observed node; build the :class:`NodeLayout` of each.
+
+    Latent nodes get no layout: a latent root with two or more linear-Gaussian children becomes a block of
+    correlated errors (``latent.py``); the model must then be identified (``latent.require_identified``).
+    """
+    blocks = latent_blocks(graph)  # SpecError for a latent node with parents
+    given = sorted(set(mechanisms) & graph.latent)
+    if given:
+        raise SpecError(f"mechanism(s) given for the latent node(s) {given}: a latent node has no data and no "
+                        "mechanism of its own (it enters the model as correlated errors of its children). Drop it "
+                        "from mechanisms=, or drop it from latent= if it is measured.")
     check_frame(df, graph)
+    block_of = {node: b.name for b in blocks for node in b.nodes}
     values, levels, encodings, layouts = {}, {}, {}, []
     for node in graph.topological_order():
+        if node in graph.latent:
+            continue
         series = df[node]
         mech = mechanisms.get(node) or infer_mechanism(series)
         x, lv, enc, center, mean, sd = encode_node(series, node, mech)
         values[node], levels[node], encodings[node] = x, lv, enc
-        parents = tuple(sorted(graph.parents(node)))
+        parents = tuple(sorted(graph.parents(node) - graph.latent))
         layouts.append(NodeLayout(node, mech, parents, tuple(encodings[p] for p in parents), enc, center, mean, sd,
-                                  enc.levels))
+                                  enc.levels, block_of.get(node)))
+    check_families(blocks, {lay.name: lay.family for lay in layouts})
+    require_identified(graph)
     extra = {c: df[c].to_numpy() for c in df.columns if c not in values}
-    return SCMData(values, levels, tuple(layouts), df.index, tuple(df.columns), extra)
+    return SCMData(values, levels, tuple(layouts), df.index, tuple(df.columns), extra, blocks)
 
 
 def fit_inputs(data: SCMData, rows: np.ndarray | None = None) -> dict:
     """The inputs of :func:`model.scm_model` for every node (sufficient statistics, compressed rows, ...)."""
-    out = {}
+    out, stacked = {}, {}
     vals = data.values if rows is None else {k: v[rows] for k, v in data.values.items()}
     n = len(next(iter(vals.values())))
     for lay in data.layouts:
@@ -155,6 +179,11 @@ def fit_inputs(data: SCMData, rows: np.ndarray | None = None) -> dict:
             out[lay.name] = {"parents": {p: vals[p] for p in lay.parents}, "obs": y}
             continue
         X = np.asarray(features([vals[p] for p in lay.parents], list(lay.parent_encodings), n))
+        if lay.block is not None:  # a latent block: one cross-product matrix over its nodes (below)
+            stacked.setdefault(lay.block, ([], []))
+            stacked[lay.block][0].append(X)
+            stacked[lay.block][1].append((y - lay.mean) / lay.sd)
+            continue
         if lay.family in ("linear_gaussian", "student_t"):
             z = (y - lay.mean) / lay.sd
             if lay.family == "linear_gaussian":
@@ -165,4 +194,6 @@ def fit_inputs(data: SCMData, rows: np.ndarray | None = None) -> dict:
         out[lay.name] = {"X": Xu, "y": yu, "w": w}
         if lay.family == "negative_binomial":
             out[lay.name]["tail"] = count_tail(yu, w)
+    for block, (designs, zs) in stacked.items():
+        out[block] = block_suffstats(designs, zs)
     return out
