@@ -7,6 +7,7 @@ from importlib import resources
 import pandas as pd
 
 from .regional_sales import SimulatedStudy, simulate_regional_sales
+from .scm_scenarios import ChurnStudy, SimpsonsStudy, simulate_churn_ltv, simulate_simpsons_ab
 from .synthetic_control import SyntheticControlStudy, simulate_synthetic_control
 
 # The shipped CSV: simulate_regional_sales(seed=DEMO_SEED, relative_effect=DEMO_EFFECT), rounded to cents.
@@ -37,6 +38,7 @@ def write_demo_csv(path) -> None:
 
 
 __all__ = [
+    "ChurnStudy", "SimpsonsStudy", "simulate_churn_ltv", "simulate_simpsons_ab",
     "SimulatedStudy", "SyntheticControlStudy", "load_regional_sales", "simulate_regional_sales",
     "simulate_synthetic_control", "write_demo_csv",
 ]
