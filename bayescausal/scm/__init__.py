@@ -1,6 +1,7 @@
 """Structural causal models: causal DAGs and identification on the graph alone (``graph``, ``identification``),
 and Bayesian SCMs fitted to data with interventions (``mechanisms``, ``model``, ``fitted``)."""
 
+from .counterfactual import CounterfactualResult
 from .fitted import SCM, FittedSCM
 from .graph import CausalGraph, as_causal_graph
 from .identification import (
@@ -14,6 +15,7 @@ from .identification import (
     is_frontdoor_set,
     minimal_backdoor_sets,
 )
+from .levers import LeverRanking, rank_levers
 from .mechanisms import (
     Categorical,
     Custom,
@@ -34,3 +36,5 @@ __all__ += [
     "SCM", "Categorical", "Custom", "FittedSCM", "LinearGaussian", "Logistic", "Mechanism", "NegativeBinomial",
     "Poisson", "StudentT", "infer_mechanism",
 ]
+__all__ += ["LeverRanking", "rank_levers"]
+__all__ += ["CounterfactualResult"]

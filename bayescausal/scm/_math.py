@@ -79,11 +79,13 @@ def negbin_loglik(eta, concentration, y, w, tail):
     The per-row ``lgamma(y + phi) - lgamma(phi)`` is ``sum_{k < y} log(phi + k)`` for integer ``y``, so its total
     over rows is ``sum_k tail[k] log(phi + k)`` (``tail`` from :func:`count_tail`): O(max count) instead of O(rows)
     lgamma and digamma evaluations, which made the negative binomial the slowest mechanism per gradient (3 ms
-    at 10k rows against 0.3 ms for a logistic one). The rest needs only a log-sum-exp per row.
+    at 10k rows against 0.3 ms for a logistic one). The rest needs one exp and one log per row: ``log(phi + mu)``
+    with ``mu = exp(eta)`` (measured 2.9 ms per value-and-gradient at 100k rows against 4.1 ms for the same term
+    through ``logaddexp``, which evaluates more transcendentals; ``mu`` overflows only for means beyond 1e300,
+    where the log density is -inf and NUTS rejects the proposal).
     """
     phi = concentration
-    log_phi_mu = jnp.logaddexp(jnp.log(phi), eta)
-    rows = w * (y * eta - (phi + y) * log_phi_mu)
+    rows = w * (y * eta - (phi + y) * jnp.log(phi + jnp.exp(eta)))
     ks = jnp.arange(tail.shape[0])
     return jnp.sum(rows) + jnp.sum(w) * phi * jnp.log(phi) + jnp.sum(tail * jnp.log(phi + ks))
 

@@ -126,3 +126,14 @@ def test_predictive_check_flags_poisson_on_overdispersed_counts():
     data = prepare(bc.CausalGraph("c"), {"c": NegativeBinomial()}, df)
     posterior = {"c__intercept": np.zeros((2, 100)), "c__dispersion": np.full((2, 100), 1.0)}
     assert predictive_checks(data, posterior, seed=0)[0].passed is True
+
+
+def test_idata_has_posterior_predictive_and_observed_data(fitted, scm_data):
+    """ArviZ's groups: the predictive check's replicated values and the same rows' observed values."""
+    idata = fitted.idata
+    assert {"posterior", "posterior_predictive", "observed_data", "sample_stats"} <= set(idata.groups())
+    pp, obs = idata.posterior_predictive, idata.observed_data
+    assert set(pp.data_vars) == set(obs.data_vars) == {"z", "x", "y", "b", "w"}
+    assert pp["y"].dims == ("chain", "draw", "row") and pp["y"].sizes["row"] == obs["y"].sizes["row"]
+    np.testing.assert_allclose(obs["y"].values, scm_data.loc[obs["row"].values, "y"].to_numpy())
+    assert set(np.unique(pp["b"].values)) <= {0.0, 1.0}  # a logistic node replicates 0/1 values
