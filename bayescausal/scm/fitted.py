@@ -442,6 +442,19 @@ class FittedSCM:
                 for k, v in self.posterior.items()}
         return flat, chains
 
+    def _layouts_for(self, y: str) -> tuple:
+        """The layouts that ``y`` depends on: its ancestors and itself, plus the other nodes of their latent
+        blocks (whose residuals inform the block's errors) and those nodes' ancestors, in topological order."""
+        g, layouts = self.graph, self.data.layouts
+        keep = set(g.ancestors(y)) | {y}
+        while True:
+            blocks = {lay.block for lay in layouts if lay.name in keep and lay.block}
+            more = {lay.name for lay in layouts if lay.block in blocks} - keep
+            if not more:
+                break
+            keep |= more | set().union(*(g.ancestors(m) for m in more))
+        return tuple(lay for lay in layouts if lay.name in keep)
+
     def _intervene(self, x: str, y: str, t_arm, c_arm, rows, out_level, draws: int, seed: int,
                    sampled: frozenset[str] | None = None):
         """Per posterior draw: mean over rows of E[y | do(x = t)] and E[y | do(x = c)], common random numbers.
@@ -460,11 +473,14 @@ class FittedSCM:
         if y not in sampled:  # no directed path: the outcome keeps its observed distribution in both arms
             m = np.full(n_draws, float(np.mean(self.data.values[y][rows])))
             return np.zeros(n_draws), m, m, chains
-        fixed = frozenset(node for node in g.observed if node not in sampled and node != x)
-        observed = {k: jnp.asarray(v[rows]) for k, v in self.data.values.items() if k not in sampled}
+        layouts = self._layouts_for(y)  # nodes after the outcome do not change it: not simulated
+        kept = {lay.name for lay in layouts}
+        sampled = sampled & kept
+        fixed = frozenset(node for node in kept if node not in sampled and node != x)
+        observed = {k: jnp.asarray(v[rows]) for k, v in self.data.values.items() if k in kept and k not in sampled}
         keys = jax.random.split(jax.random.PRNGKey(seed + 104729), n_draws)
         batch = int(max(1, min(n_draws, _CELLS_PER_BATCH // max(n * len(sampled), 1))))
-        run = _intervention_program(self.data.layouts, x, y, fixed, n, batch, out_level)
+        run = _intervention_program(layouts, x, y, fixed, n, batch, out_level)
         out = np.asarray(run(params, keys, observed, jnp.asarray(t_arm), jnp.asarray(c_arm)))
         return out[:, 0] - out[:, 1], out[:, 0], out[:, 1], chains
 

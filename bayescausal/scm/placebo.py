@@ -19,7 +19,7 @@ the outcome's mechanism instead of the graph; the check's message says which kin
 
 Cost: one NUTS run of the outcome's mechanism on at most ``PLACEBO_ROWS`` rows (a seeded subsample: enough to
 see a placebo coefficient of 0.02 outcome-sds), cached per outcome on the fitted model, so repeated queries on
-one outcome pay for it once.
+one outcome pay for it once; the placebo ``do()`` averages over at most as many of the query's rows.
 """
 
 from __future__ import annotations
@@ -109,6 +109,10 @@ def placebo_check(fitted, treatment: str, outcome: str, rows: np.ndarray, out_le
     k = len(nodes)
     prob = 1.0 - 0.05 / k
     lows, highs, labels = [], [], []
+    if rows.sum() > PLACEBO_ROWS:  # the placebo's do() averages over a seeded subsample of the query's rows
+        keep = np.random.default_rng(seed + 7).choice(np.flatnonzero(rows), PLACEBO_ROWS, replace=False)
+        rows = np.zeros_like(rows)
+        rows[keep] = True
     n = int(rows.sum())
     for node in nodes:
         lay = placebo.data.layout(node)
