@@ -4,7 +4,10 @@
 2. speed_bsts.py — our fit on the standard case, with and without checks;
 3. the peers (tfp-causalimpact, CausalPy) on the same CSV, if .venv-bench exists (created here from
    benchmarks/requirements-peers-lock.txt when missing and BENCH_PEERS=1, since it is a 3 GB install);
-4. agreement with the same model written in PyMC, and other slow tests (pytest -m slow).
+4. recovery of synthetic control, the SCM speed benchmark (with DoWhy's gcm as the peer when .venv-bench has
+   it), the IV speed and recovery benchmarks (CausalPy's IV is not run here: 13 minutes; see
+   benchmarks/peers/causalpy_iv.py);
+5. agreement with the same model written in PyMC, and other slow tests (pytest -m slow).
 Results land in benchmarks/results/; benchmarks/README.md holds the table and the machine.
 """
 
@@ -41,6 +44,10 @@ def main() -> int:
     else:
         print("peers skipped: no .venv-bench (run with BENCH_PEERS=1 to create it; about 3 GB)")
     status |= run([PY, "benchmarks/recovery_bsts.py"])
+    status |= run([PY, "benchmarks/recovery_sc.py"])
+    status |= run([PY, "benchmarks/speed_scm.py"] + ([] if bench_venv.exists() else ["--no-peer"]))
+    status |= run([PY, "benchmarks/speed_iv.py"])
+    status |= run([PY, "benchmarks/recovery_iv.py"])
     status |= run([PY, "benchmarks/agreement_pymc.py"])
     status |= run([PY, "-m", "pytest", "-q", "-m", "slow", "-p", "no:cacheprovider"])
     return status
