@@ -2,6 +2,7 @@
 
 from .idata import to_inference_data
 from .mcmc import Draws, run_kernel_batch, run_mcmc
-from .sampler import Sampler, resolve_chain_method
+from .sampler import Sampler, nuts_sampler, resolve_chain_method
 
-__all__ = ["Draws", "Sampler", "resolve_chain_method", "run_kernel_batch", "run_mcmc", "to_inference_data"]
+__all__ = ["Draws", "Sampler", "nuts_sampler", "resolve_chain_method", "run_kernel_batch", "run_mcmc",
+           "to_inference_data"]

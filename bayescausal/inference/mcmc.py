@@ -76,7 +76,7 @@ def run_mcmc(
     is_kernel = isinstance(kernel_or_model, MCMCKernel)
     kernel = kernel_or_model if is_kernel else _nuts(kernel_or_model, sampler)
     method = resolve_chain_method(sampler, preferred_chain_method)
-    per_round = chains_per_round(sampler, preferred_chain_method)
+    per_round = chains_per_round(sampler, method)
     mcmc = MCMC(
         kernel,
         num_warmup=sampler.warmup_or(1000),
@@ -110,7 +110,7 @@ def run_mcmc(
                  "n_steps": np.concatenate([np.asarray(p["num_steps"]) for p in stat_parts])}
     elapsed = time.perf_counter() - start
     return Draws(
-        samples={k: np.asarray(v) for k, v in samples.items()},
+        samples=samples,
         sample_stats=stats,
         wall_seconds=elapsed,
         chain_method=method,

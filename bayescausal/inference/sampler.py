@@ -100,10 +100,24 @@ def resolve_chain_method(sampler: Sampler, preferred: ChainMethod) -> str:
     return method
 
 
-def chains_per_round(sampler: Sampler, preferred: ChainMethod) -> int:
-    """How many chains run at once: the device count for parallel chains in rounds, else all of them."""
+def chains_per_round(sampler: Sampler, method: str) -> int:
+    """How many chains run at once under the resolved ``method``: the device count for parallel chains (in
+    rounds when chains outnumber devices), else all of them."""
     import jax
 
-    if resolve_chain_method(sampler, preferred) == "parallel":
+    if method == "parallel":
         return min(sampler.chains, jax.local_device_count())
     return sampler.chains
+
+
+def nuts_sampler(sampler: Sampler | None, method: str) -> Sampler:
+    """The sampler of a NUTS-only estimator: the default when None; SpecError for a non-Sampler or a request
+    for a Gibbs kernel (``method`` names the estimator in the message)."""
+    from ..errors import SpecError
+
+    sampler = sampler or Sampler()
+    if not isinstance(sampler, Sampler):
+        raise SpecError(f"sampler must be a bc.Sampler, not {type(sampler).__name__}.")
+    if sampler.kernel == "gibbs":
+        raise SpecError(f"{method} samples with NUTS (kernel='auto' or 'nuts'); it has no Gibbs kernel.")
+    return sampler

@@ -26,7 +26,7 @@ import xarray as xr
 from ..checks import convergence_check, interval_coverage_check, normalise_level, placebo_rate_check
 from ..checks.base import CheckResult
 from ..errors import SpecError
-from ..inference import Sampler, run_mcmc, to_inference_data
+from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
 from ..result import interval
 from . import _math
 from ._data import IVData, prepare
@@ -193,11 +193,7 @@ class BayesianIV:
         ``False`` skips all. The data frame is not modified.
         """
         level = normalise_level(checks)
-        sampler = sampler or Sampler()
-        if not isinstance(sampler, Sampler):
-            raise SpecError(f"sampler must be a bc.Sampler, not {type(sampler).__name__}.")
-        if sampler.kernel == "gibbs":
-            raise SpecError("BayesianIV samples with NUTS (kernel='auto' or 'nuts'); it has no Gibbs kernel.")
+        sampler = nuts_sampler(sampler, "BayesianIV")
         binary = self.treatment_model == "probit"
         data = prepare(df, outcome, treatment, instruments, covariates, binary)
         W = data.W if data.W.shape[1] else None

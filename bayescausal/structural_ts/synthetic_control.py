@@ -35,7 +35,7 @@ import xarray as xr
 from ..checks import convergence_check, interval_coverage_check, normalise_level, skipped
 from ..checks.placebo import placebo_rate_check
 from ..errors import DataError, SpecError
-from ..inference import Sampler, run_mcmc, to_inference_data
+from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
 from ..priors import from_overrides
 from ..result import interval
 from ._prepare import (
@@ -242,11 +242,7 @@ class SyntheticControl:
         batched NUTS run over all donors); ``"fast"`` skips the placebo refits; ``False`` skips all.
         """
         level = normalise_level(checks)
-        sampler = sampler or Sampler()
-        if not isinstance(sampler, Sampler):
-            raise SpecError(f"sampler must be a bc.Sampler, not {type(sampler).__name__}.")
-        if sampler.kernel == "gibbs":
-            raise SpecError("SyntheticControl samples with NUTS (kernel='auto' or 'nuts'); it has no Gibbs kernel.")
+        sampler = nuts_sampler(sampler, "SyntheticControl")
         data = prepare_panel(df, treated, donors, self.pre_period, self.post_period)
         n, K = data.Y.shape
         D = data.X.shape[1]
