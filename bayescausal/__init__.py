@@ -4,12 +4,21 @@ from ._runtime import configure as _configure
 
 _configure()
 
+from . import sensitivity  # noqa: E402
 from .checks import CheckResult  # noqa: E402
+from .crosssection import CEM, CEMPriors, CEMResult  # noqa: E402
 from .errors import ConvergenceWarning, DataError, SpecError  # noqa: E402
 from .inference import Sampler  # noqa: E402
 from .iv import BayesianIV, IVPriors, IVResult  # noqa: E402
 from .result import CausalResult  # noqa: E402
 from .scm import SCM, CausalGraph, identify  # noqa: E402
+from .sensitivity import (  # noqa: E402
+    BinaryConfounder,
+    PartialR2Confounder,
+    bayesian_sensitivity,
+    e_value,
+    robustness,
+)
 from .structural_ts import (  # noqa: E402
     BSTSPriors,
     CausalImpact,
@@ -30,4 +39,6 @@ __all__ = [
 __all__ += ["CausalGraph", "identify"]
 __all__ += ["SCM"]
 __all__ += ["BayesianIV", "IVPriors", "IVResult"]
+__all__ += ["CEM", "CEMPriors", "CEMResult"]
+__all__ += ["sensitivity", "e_value", "robustness", "bayesian_sensitivity", "BinaryConfounder", "PartialR2Confounder"]
 __version__ = "0.1.0"

@@ -6,6 +6,7 @@ from importlib import resources
 
 import pandas as pd
 
+from .crosssection import UnitStudy, simulate_confounded_units
 from .regional_sales import SimulatedStudy, simulate_regional_sales
 from .scm_scenarios import ChurnStudy, SimpsonsStudy, simulate_churn_ltv, simulate_simpsons_ab
 from .synthetic_control import SyntheticControlStudy, simulate_synthetic_control
@@ -40,5 +41,5 @@ def write_demo_csv(path) -> None:
 __all__ = [
     "ChurnStudy", "SimpsonsStudy", "simulate_churn_ltv", "simulate_simpsons_ab",
     "SimulatedStudy", "SyntheticControlStudy", "load_regional_sales", "simulate_regional_sales",
-    "simulate_synthetic_control", "write_demo_csv",
+    "simulate_synthetic_control", "write_demo_csv", "UnitStudy", "simulate_confounded_units",
 ]
