@@ -37,7 +37,7 @@ class Draws:
     kernel: str = ""
 
 
-def _nuts(model: Callable, sampler: Sampler, init_strategy=None):
+def _nuts(model: Callable, sampler: Sampler, init_strategy=None, inverse_mass_matrix=None):
     from numpyro.infer import NUTS, init_to_median
 
     return NUTS(
@@ -45,6 +45,8 @@ def _nuts(model: Callable, sampler: Sampler, init_strategy=None):
         target_accept_prob=sampler.target_accept,
         max_tree_depth=sampler.max_tree_depth,
         init_strategy=init_strategy or init_to_median(num_samples=15),
+        inverse_mass_matrix=inverse_mass_matrix,
+        dense_mass=inverse_mass_matrix is not None,
     )
 
 
@@ -58,6 +60,7 @@ def run_mcmc(
     kernel_name: str | None = None,
     init_params: Any = None,
     jit_model_args: bool = False,
+    laplace: bool = False,
 ) -> Draws:
     """Run MCMC and return the draws grouped by chain.
 
@@ -74,7 +77,15 @@ def run_mcmc(
     from numpyro.infer.mcmc import MCMCKernel
 
     is_kernel = isinstance(kernel_or_model, MCMCKernel)
-    kernel = kernel_or_model if is_kernel else _nuts(kernel_or_model, sampler)
+    warm = None
+    if laplace and not is_kernel:
+        from .laplace import laplace_start
+
+        warm = laplace_start(kernel_or_model, model_args, model_kwargs, seed, sampler.chains)
+        if warm is not None and init_params is None:
+            init_params = warm.init_params
+    kernel = kernel_or_model if is_kernel else _nuts(
+        kernel_or_model, sampler, inverse_mass_matrix=None if warm is None else warm.inverse_mass_matrix)
     method = resolve_chain_method(sampler, preferred_chain_method)
     per_round = chains_per_round(sampler, method)
     mcmc = MCMC(
@@ -114,7 +125,7 @@ def run_mcmc(
         sample_stats=stats,
         wall_seconds=elapsed,
         chain_method=method,
-        kernel=kernel_name or type(kernel).__name__,
+        kernel=(kernel_name or type(kernel).__name__) + (" (Laplace start)" if warm is not None else ""),
     )
 
 
