@@ -44,7 +44,7 @@ from numpyro import handlers
 
 from ..checks import CheckResult, convergence_check, normalise_level, skipped
 from ..errors import DataError, SpecError
-from ..inference import Sampler, run_mcmc, to_inference_data
+from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
 from ..report import html as html_report
 from ..report.text import checks_sentences
 from ..result import CausalResult, summarise_draws
@@ -122,9 +122,7 @@ class SCM:
         NUTS run per mechanism; both exact, see the module doc).
         """
         level = normalise_level(checks)
-        sampler = sampler or Sampler()
-        if not isinstance(sampler, Sampler):
-            raise SpecError(f"sampler must be a bc.Sampler, got {type(sampler).__name__}.")
+        sampler = nuts_sampler(sampler, "SCM")
         if blocks not in ("auto", "node", "joint"):
             raise SpecError(f"blocks={blocks!r}: use 'auto', 'joint' (one NUTS run) or 'node' (one NUTS run per "
                             "mechanism).")

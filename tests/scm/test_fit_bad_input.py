@@ -92,3 +92,13 @@ def test_bad_graph_and_options(df):
 def test_single_level_categorical(df):
     with pytest.raises(bc.DataError, match="single value"):
         bc.SCM("x -> c").fit(df.assign(c="a"), sampler=SAMPLER)
+
+
+def test_gibbs_kernel_is_refused(df):
+    with pytest.raises(bc.SpecError, match="SCM samples with NUTS"):
+        bc.SCM("x -> y").fit(df, sampler=bc.Sampler(kernel="gibbs"))
+
+
+def test_sampler_of_the_wrong_type_is_refused(df):
+    with pytest.raises(bc.SpecError, match="sampler must be a bc.Sampler"):
+        bc.SCM("x -> y").fit(df, sampler={"chains": 2})
