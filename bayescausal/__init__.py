@@ -6,7 +6,7 @@ _configure()
 
 from . import sensitivity  # noqa: E402
 from .checks import CheckResult  # noqa: E402
-from .crosssection import CEM, CEMPriors, CEMResult  # noqa: E402
+from .crosssection import AIPW, CEM, AIPWPriors, AIPWResult, CEMPriors, CEMResult  # noqa: E402
 from .errors import ConvergenceWarning, DataError, SpecError  # noqa: E402
 from .inference import Sampler  # noqa: E402
 from .iv import BayesianIV, IVPriors, IVResult  # noqa: E402
@@ -39,6 +39,6 @@ __all__ = [
 __all__ += ["CausalGraph", "identify"]
 __all__ += ["SCM"]
 __all__ += ["BayesianIV", "IVPriors", "IVResult"]
-__all__ += ["CEM", "CEMPriors", "CEMResult"]
+__all__ += ["AIPW", "AIPWPriors", "AIPWResult", "CEM", "CEMPriors", "CEMResult"]
 __all__ += ["sensitivity", "e_value", "robustness", "bayesian_sensitivity", "BinaryConfounder", "PartialR2Confounder"]
 __version__ = "0.1.0"
