@@ -36,6 +36,7 @@ from ..checks.base import CheckResult
 from ..errors import DataError, SpecError
 from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
 from ..result import interval
+from ..sensitivity import outcome_sentence
 from . import _aipw_math as am
 from ._balance import SMD_THRESHOLD, kish_effective_size, standardised_mean_differences
 from ._data import MIN_PER_GROUP, UnitTable, design_matrix, prepare_units
@@ -287,7 +288,8 @@ class AIPW:
             treatment=treatment, covariates=units.covariate_names, target=self.estimand, naive=naive,
             propensity=e_hat, treated=data.t.astype(bool), kept=keep, overlap=overlap_table, balance=balance_table,
             trimming=trimming, placebos=placebo_table, randomization=randomization, negative_control=nc_table,
-            outcome_model=self.outcome_model, propensity_model=self.propensity_model)
+            outcome_model=self.outcome_model, propensity_model=self.propensity_model,
+            sensitivity=outcome_sentence(effect.values, data.y, control=data.t == 0))
 
     # -- inputs ----------------------------------------------------------------------------------------
     @staticmethod

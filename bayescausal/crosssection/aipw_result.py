@@ -50,6 +50,7 @@ class AIPWResult(CausalResult):
     negative_control: pd.DataFrame | None = field(default=None, compare=False)
     outcome_model: str = ""
     propensity_model: str = ""
+    sensitivity: str = ""  # E-value sentence (sensitivity.outcome_sentence): how strong a hidden confounder must be
 
     # -- words ---------------------------------------------------------------------------------------
     def _method_sentence(self) -> str:
@@ -93,7 +94,8 @@ class AIPWResult(CausalResult):
     def report(self) -> str:
         """Failed checks first, then the effect, the comparisons and diagnostics, then the checks that passed."""
         opening, closing = checks_sentences(self.checks)
-        parts = [opening, self._headline(), " ".join(self._detail_sentences()), self._method_sentence(), closing]
+        parts = [opening, self._headline(), " ".join(self._detail_sentences()), self.sensitivity,
+                 self._method_sentence(), closing]
         return "\n\n".join(p for p in parts if p)
 
     # -- pictures ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 from .bayesian import BayesianSensitivityResult, BinaryConfounder, PartialR2Confounder, bayesian_sensitivity
 from .evalue import EValue, e_value, e_value_from_draws
 from .robustness import RobustnessResult, ols_robustness, robustness
-from .sentence import sensitivity_sentence
+from .sentence import outcome_sentence, sensitivity_sentence
 
 __all__ = [
     "BayesianSensitivityResult",
@@ -24,6 +24,7 @@ __all__ = [
     "e_value",
     "e_value_from_draws",
     "ols_robustness",
+    "outcome_sentence",
     "robustness",
     "sensitivity_sentence",
 ]

@@ -35,3 +35,25 @@ def sensitivity_sentence(draws, scale: str = "difference", *, sd: float | None =
         raise SpecError("scale='difference' needs sd= (the outcome's standard deviation) or baseline= (the control "
                         "group's risk) for an E-value, or dof= (residual degrees of freedom) for a robustness value.")
     return " ".join(parts)
+
+
+def outcome_sentence(draws, y, control=None, prob: float = 0.95) -> str:
+    """:func:`sensitivity_sentence` for an effect on an outcome's own scale, the conversion chosen from the outcome.
+
+    ``y``: the outcome's values; ``control``: a boolean mask of the comparison units (optional). A 0/1 outcome's
+    effect is a risk difference, converted with the comparison units' risk as ``baseline`` (all units' when no
+    mask is given); any other outcome's effect is a difference in means, standardised by the outcome's sd
+    (VanderWeele & Ding 2017's SMD route). Returns "" when no conversion applies (a baseline risk of 0 or 1, a
+    constant outcome), so a report can always call it."""
+    y = np.asarray(y, dtype=float)
+    ref = y if control is None else y[np.asarray(control, dtype=bool)]
+    try:
+        if np.all(np.isin(y, (0.0, 1.0))):
+            base = float(ref.mean()) if ref.size else float("nan")
+            if not 0.0 < base < 1.0:
+                return ""
+            return sensitivity_sentence(draws, "difference", baseline=base, prob=prob)
+        sd = float(np.std(y, ddof=1)) if y.size > 1 else 0.0
+        return sensitivity_sentence(draws, "difference", sd=sd, prob=prob) if sd > 0 else ""
+    except SpecError:
+        return ""

@@ -8,6 +8,7 @@ import xarray as xr
 
 from bayescausal.checks import CheckResult
 from bayescausal.crosssection.aipw_result import AIPWResult
+from bayescausal.sensitivity import outcome_sentence
 
 
 @pytest.fixture
@@ -32,7 +33,8 @@ def result():
                       treated=treated, kept=np.ones(n, bool), overlap=overlap, balance=balance,
                       randomization={"statistic": 2.1, "statistic_sd": 0.4, "p_value": 0.01,
                                      "null": rng.normal(0, 0.4, 200)},
-                      outcome_model="linear", propensity_model="logistic")
+                      outcome_model="linear", propensity_model="logistic",
+                      sensitivity=outcome_sentence(draws, rng.normal(40, 10, n), control=~treated))
 
 
 def test_summary_columns(result):
@@ -63,3 +65,8 @@ def test_plot_and_html(result, tmp_path):
     assert "Covariate balance" in html and "Randomization inference" in html and "<img" in html or "<svg" in html
     card = result._repr_html_()
     assert "AIPW test" in card
+
+
+def test_report_quotes_the_e_value(result):
+    text = result.report()
+    assert "E-value" in text and "explain the estimate away" in text

@@ -96,3 +96,16 @@ def test_bad_draws():
         e_value_from_draws(np.array([-0.1, 0.2, 0.3]), "RR")
     with pytest.raises(SpecError, match="sd=.*baseline=.*dof="):
         sensitivity_sentence(np.array([0.1, 0.2, 0.3]), "difference")
+
+
+def test_outcome_sentence_picks_the_conversion_from_the_outcome():
+    from bayescausal.sensitivity import outcome_sentence
+
+    rng = np.random.default_rng(0)
+    draws = rng.normal(0.1, 0.02, 4000)
+    binary = (np.arange(400) % 4 == 0).astype(float)  # risk 0.25 overall
+    text = outcome_sentence(draws, binary)
+    assert "baseline risk 0.25" in text
+    cont = rng.normal(40, 12, 400)
+    assert "standardised difference" in outcome_sentence(draws, cont)
+    assert outcome_sentence(draws, np.zeros(20)) == ""  # a baseline risk of 0 has no risk ratio
