@@ -25,9 +25,10 @@ conjugacy), which leaves NUTS five global parameters, and the likelihood of each
 
 with ``theta_s = tau + gamma e_s`` and ``SS_g`` the within-group sum of squared deviations (the flat-prior
 marginal: the row likelihood integrated over ``mu_s``). Strata that share their pair of group counts are summed
-into one term exactly (:class:`GaussianGroups`), so a gradient costs O(distinct count pairs), whatever the numbers
-of rows and strata. Given the globals, the stratum effects are independent normals (:func:`effect_conditional`),
-so their posterior and the estimand's are drawn exactly after sampling (Rao-Blackwellised).
+into one term exactly (:class:`~bayescausal.crosssection._cem_strata.GaussianGroups`), so a gradient costs
+O(distinct count pairs), whatever the numbers of rows and strata. Given the globals, the stratum effects are
+independent normals (:func:`~bayescausal.crosssection._cem_strata.effect_conditional`), so their posterior and
+the estimand's are drawn exactly after sampling (Rao-Blackwellised).
 
 Bernoulli outcome (:func:`bernoulli_model`): the baselines need a proper prior (a stratum whose controls all
 succeed has no finite maximum), so ``a_s = a + delta e_s + sigma_a z^a_s`` is hierarchical too, with the same
@@ -41,7 +42,6 @@ only pad a batch to a common size.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpyro
@@ -49,6 +49,7 @@ import numpyro.distributions as dist
 
 from ..errors import SpecError
 from ..priors import from_overrides
+from ._cem_strata import BinomialStrata, GaussianGroups, GaussianStrata, bernoulli_strata_logits
 
 _LOG_2PI = 1.8378770664093453
 
@@ -102,53 +103,6 @@ class CEMPriors:
         return from_overrides(cls, priors)
 
 
-class GaussianStrata(NamedTuple):
-    """Inputs of :func:`gaussian_model`, each (B, S): group counts, means and within-group sums of squared
-    deviations of the standardised outcome, the propensity score ``score``, and ``mask`` (1 real, 0 padding)."""
-
-    n_c: jnp.ndarray
-    n_t: jnp.ndarray
-    mean_c: jnp.ndarray
-    mean_t: jnp.ndarray
-    ss_c: jnp.ndarray
-    ss_t: jnp.ndarray
-    score: jnp.ndarray
-    mask: jnp.ndarray
-
-
-class GaussianGroups(NamedTuple):
-    """Inputs of :func:`gaussian_model`: the strata grouped by their pair of group counts, each field (B, K).
-
-    The collapsed likelihood of a stratum depends on it only through ``(n_c, n_t)``, its difference in means ``d``
-    and its within-group sums of squares, and its propensity score is a function of ``(n_c, n_t)`` too. So the
-    ``count`` strata sharing a pair contribute ``sum_s log N(d_s; theta, T) = -count/2 log(2 pi T) - (ss_d +
-    count (mean_d - theta)^2) / (2 T)``, with ``mean_d`` and ``ss_d`` the mean and the sum of squared deviations of
-    their ``d``: exactly the sum of their terms, at the cost of one. A gradient then costs O(distinct pairs), which
-    grows far more slowly than the number of strata (78,452 strata formed 491 pairs in the 1M-row benchmark).
-    ``ss_c``/``ss_t`` are the groups' summed within sums of squares; ``mask`` marks real (1) and padded (0) pairs."""
-
-    n_c: jnp.ndarray
-    n_t: jnp.ndarray
-    count: jnp.ndarray
-    mean_d: jnp.ndarray
-    ss_d: jnp.ndarray
-    ss_c: jnp.ndarray
-    ss_t: jnp.ndarray
-    score: jnp.ndarray
-    mask: jnp.ndarray
-
-
-class BinomialStrata(NamedTuple):
-    """Inputs of :func:`bernoulli_model`, each (B, S): group counts ``n``, successes ``k``, ``score``, ``mask``."""
-
-    n_c: jnp.ndarray
-    n_t: jnp.ndarray
-    k_c: jnp.ndarray
-    k_t: jnp.ndarray
-    score: jnp.ndarray
-    mask: jnp.ndarray
-
-
 # -- Gaussian --------------------------------------------------------------------------------------------------
 def _within_loglik(n, ss, sigma):
     """Row log-likelihood of one group around its own mean, less the part in its mean: see the module docstring."""
@@ -197,31 +151,6 @@ def gaussian_model(groups: GaussianGroups, priors: CEMPriors) -> None:
     numpyro.factor("loglik", jnp.sum(ll))
 
 
-def effect_conditional(stats: GaussianStrata, tau, gamma, tau_sd, sigma_c, sigma_t):
-    """Mean and variance (each (..., B, S)) of the stratum effects ``tau_s`` given the globals and the data.
-
-    ``tau_s`` has prior ``N(theta_s, tau_sd^2)`` and the stratum's difference in means is ``N(tau_s, v_s)`` once
-    ``mu_s`` is integrated out, so ``tau_s | . ~ N(theta_s + k (d_s - theta_s), k v_s)`` with
-    ``k = tau_sd^2 / (tau_sd^2 + v_s)``. Globals may carry leading draw axes: shape (..., B)."""
-    col = lambda a: jnp.asarray(a)[..., None]  # noqa: E731
-    v = col(sigma_c) ** 2 / stats.n_c + col(sigma_t) ** 2 / stats.n_t
-    s2 = col(tau_sd) ** 2
-    k = s2 / (s2 + v)
-    theta = col(tau) + col(gamma) * stats.score
-    d = stats.mean_t - stats.mean_c
-    return theta + k * (d - theta), k * v
-
-
-def baseline_conditional(stats: GaussianStrata, tau_s, sigma_c, sigma_t):
-    """Mean and variance of the stratum baselines ``mu_s`` given ``tau_s``: the precision-weighted mean of the
-    control mean and the treated mean less the effect (flat prior)."""
-    col = lambda a: jnp.asarray(a)[..., None]  # noqa: E731
-    prec_c = stats.n_c / col(sigma_c) ** 2
-    prec_t = stats.n_t / col(sigma_t) ** 2
-    prec = prec_c + prec_t
-    return (prec_c * stats.mean_c + prec_t * (stats.mean_t - tau_s)) / prec, 1.0 / prec
-
-
 # -- Bernoulli -------------------------------------------------------------------------------------------------
 def _log_sigmoid(x):
     return -jnp.logaddexp(0.0, -x)
@@ -250,11 +179,3 @@ def bernoulli_model(stats: BinomialStrata, priors: CEMPriors) -> None:
         z_b = numpyro.sample("z_effect", dist.Normal(0.0, 1.0).expand([S]).to_event(1))
     a_s, b_s = bernoulli_strata_logits(stats.score, base, base_sd, delta, tau, gamma, tau_sd, z_a, z_b)
     numpyro.factor("loglik", jnp.sum(binomial_stratum_loglik(stats, a_s, b_s)))
-
-
-def bernoulli_strata_logits(score, base, base_sd, delta, tau, gamma, tau_sd, z_a, z_b):
-    """Control log-odds ``a_s`` and log-odds effects ``b_s`` (..., B, S) from globals (..., B) and ``z`` (..., B, S)."""
-    col = lambda a: jnp.asarray(a)[..., None]  # noqa: E731
-    a_s = col(base) + col(delta) * score + col(base_sd) * z_a
-    b_s = col(tau) + col(gamma) * score + col(tau_sd) * z_b
-    return a_s, b_s

@@ -7,7 +7,8 @@ import pytest
 
 import bayescausal as bc
 from bayescausal.crosssection._data import prepare_units
-from bayescausal.crosssection.cem import CEM, _balance_check, coarsen, match
+from bayescausal.crosssection.cem import CEM, _balance_check
+from bayescausal.crosssection.cem_match import coarsen, match
 from bayescausal.errors import DataError, SpecError
 
 

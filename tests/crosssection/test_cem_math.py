@@ -7,15 +7,13 @@ import pandas as pd
 import pytest
 
 from bayescausal.crosssection import _cem_math as cm
-from bayescausal.crosssection.cem_model import (
+from bayescausal.crosssection._cem_strata import (
     BinomialStrata,
-    CEMPriors,
     GaussianStrata,
     baseline_conditional,
-    binomial_stratum_loglik,
     effect_conditional,
-    gaussian_stratum_loglik,
 )
+from bayescausal.crosssection.cem_model import CEMPriors, binomial_stratum_loglik, gaussian_stratum_loglik
 from bayescausal.errors import SpecError
 
 # four strata: (treated, control) = (2, 1), (1, 3), (1, 0), (0, 2)
@@ -249,12 +247,13 @@ def _random_strata(seed=6, S=60):
 
 
 def test_strata_grouped_by_count_pair_give_the_same_likelihood():
-    from bayescausal.crosssection.cem import stack
+    from bayescausal.crosssection._cem_strata import stack
     from bayescausal.crosssection.cem_model import gaussian_group_loglik
 
     d = _random_strata()
     groups, _ = stack([d], "gaussian")
-    assert groups.count.shape[1] < len(d["n_c"])  # fewer pairs than strata
+    assert int(groups.mask.sum()) < len(d["n_c"])  # fewer pairs than strata
+    assert groups.count.shape[1] == 64 and groups.count[0, int(groups.mask.sum()):].sum() == 0  # padded, empty
     per_stratum = GaussianStrata(*(np.asarray(d[k])[None] for k in ("n_c", "n_t", "mean_c", "mean_t", "ss_c", "ss_t",
                                                                      "score")), np.ones((1, len(d["n_c"]))))
     args = [np.array([v]) for v in (0.3, -0.2, 0.4, 0.9, 1.2)]
@@ -263,7 +262,7 @@ def test_strata_grouped_by_count_pair_give_the_same_likelihood():
 
 
 def test_effect_draws_equal_per_stratum_conditionals():
-    from bayescausal.crosssection.cem import effect_draws, stack
+    from bayescausal.crosssection._cem_strata import effect_draws, stack
 
     d = _random_strata(7)
     inputs, post = stack([d], "gaussian")
@@ -283,3 +282,92 @@ def test_effect_draws_equal_per_stratum_conditionals():
     centre = m @ d["weight"]
     z = (eff[0, :, 0] - centre) / np.sqrt(v @ d["weight"] ** 2)
     assert abs(z.mean()) < 4 / np.sqrt(D) and abs(z.std() - 1) < 0.1
+
+
+# -- the fast paths against the plain ones ------------------------------------------------------------------------
+def test_counted_strata_equal_sorted_strata():
+    rng = np.random.default_rng(10)
+    codes = [rng.integers(0, 4, 5000), rng.integers(0, 3, 5000), rng.integers(0, 5, 5000)]
+    key, radix = cm.mixed_radix_key(codes, [4, 3, 5])
+    assert radix == 60 and key.max() < radix
+    counted = cm.form_strata(key, radix)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    np.testing.assert_array_equal(counted[0], inverse.reshape(-1))
+    np.testing.assert_array_equal(counted[1], first)
+    np.testing.assert_array_equal(cm.form_strata(key)[0], counted[0])  # no radix: the sorting path
+    ids, n = cm.dense_ids(key, radix)
+    assert n == len(first) and (ids == counted[0]).all()
+    ids_sorted, n_sorted = cm.dense_ids(key * 10**9, radix * 10**9)  # radix too large to count: sorted instead
+    assert n_sorted == n and (ids_sorted == ids).all()
+    t = rng.random(5000) < 0.4
+    w = rng.random(5000) * t + (~t)
+    assert np.isclose(cm.l1_imbalance(ids, t, w, n_cells=n), cm.l1_imbalance(key, t, w))
+
+
+def test_shared_quantiles_equal_separate_ones_and_lookup_equals_search():
+    rng = np.random.default_rng(11)
+    for x, bins in ((rng.normal(size=3001), 4), (rng.lognormal(size=2000), 7), (rng.poisson(1.0, 3000) * 1.0, 5),
+                    (rng.normal(size=100), 1)):
+        cuts, ref = cm.quantile_cutpoints_and_reference(x, bins)
+        np.testing.assert_array_equal(cuts, cm.quantile_cutpoints(x, bins))
+        np.testing.assert_array_equal(ref, cm.quantile_cutpoints(x, 2 * (len(cuts) + 1)))
+        lookup = cm.coarser_bin_lookup(cuts, ref)
+        if lookup is not None:
+            codes = lookup[cm.bin_codes(x, ref)]
+            np.testing.assert_array_equal(codes, cm.bin_codes(x, cuts))
+            assert codes.dtype == cm.bin_codes(x, cuts).dtype
+    assert cm.coarser_bin_lookup(np.array([1.5]), np.array([1.0, 2.0])) is None
+
+
+def test_smd_pairs_equal_the_shared_balance_definition():
+    from bayescausal.crosssection._balance import standardised_mean_differences
+
+    rng = np.random.default_rng(12)
+    n = 3000
+    t = rng.random(n) < 0.3
+    w = np.where(t, 1.0, rng.gamma(2.0, size=n)) * (rng.random(n) < 0.9)
+    g, n_g, w_g = cm.group_totals(t, w)
+    x = rng.normal(1.0, 2.0, n) + t
+    raw, weighted = cm.smd_pair(x, g, w, n_g, w_g)
+    assert np.isclose(raw, standardised_mean_differences(x, t)[0], rtol=1e-12)
+    assert np.isclose(weighted, standardised_mean_differences(x, t, w)[0], rtol=1e-12)
+    codes = rng.integers(0, 4, n) * (rng.random(n) < 0.8)
+    raw, weighted = cm.level_smd_pairs(codes, 4, g, w, n_g, w_g)
+    dummies = np.stack([(codes == lv).astype(float) for lv in (1, 2, 3)], 1)
+    np.testing.assert_allclose(raw, standardised_mean_differences(dummies, t), rtol=1e-10)
+    np.testing.assert_allclose(weighted, standardised_mean_differences(dummies, t, w), rtol=1e-10)
+
+
+def test_matching_l1_is_measured_on_the_reference_coarsening():
+    """L1 before and after, recomputed from the reference coarsening's definition: twice the matching's quantile
+    bins for binned numeric columns, the raw categories, exact columns as matched."""
+    from bayescausal.crosssection._data import prepare_units
+    from bayescausal.crosssection.cem_match import match
+
+    rng = np.random.default_rng(13)
+    n = 4000
+    df = pd.DataFrame({"t": (rng.random(n) < 0.35).astype(int), "y": rng.normal(size=n),
+                       "age": rng.normal(40, 10, n), "visits": rng.poisson(2.0, n), "spend": rng.lognormal(size=n),
+                       "kids": rng.integers(0, 3, n), "region": rng.choice(list("abcd"), n)})
+    df["age"] += 3 * df["t"]
+    units = prepare_units(df, "t", "y", ["age", "visits", "spend", "kids", "region"])
+    spec = (("spend", ("cutpoints", (0.5, 1.0, 2.0))), ("kids", ("exact",)),
+            ("region", ("groups", (("a", "b"), ("c",), ("d",)))))
+    m = match(units, spec, "ATT")
+    ref = []
+    for col, code in zip(m.columns, m.codes, strict=True):
+        x = units.covariates[col.name]
+        if col.kind == "categorical":
+            ref.append(x.cat.codes.to_numpy())
+        elif col.rule == "exact":
+            ref.append(code)
+        else:
+            ref.append(cm.bin_codes(x.to_numpy(float), cm.quantile_cutpoints(x.to_numpy(float), 2 * col.cardinality)))
+    cell = cm.combine_codes(ref, [int(r.max()) + 1 for r in ref])
+    assert np.isclose(m.l1_before, cm.l1_imbalance(cell, units.t), rtol=1e-12)
+    assert np.isclose(m.l1_after, cm.l1_imbalance(cell, units.t, m.unit_w), rtol=1e-12)
+    assert m.l1_after < m.l1_before
+    for col, code in zip(m.columns, m.codes, strict=True):  # the matching's own codes, by plain binary search
+        if col.kind == "numeric" and col.rule != "exact":
+            np.testing.assert_array_equal(code, cm.bin_codes(units.covariates[col.name].to_numpy(float),
+                                                             np.asarray(col.cutpoints)))
