@@ -19,18 +19,28 @@ MIN_ROWS_PER_PARAMETER = 5  # rows needed per first-stage coefficient before a f
 
 @dataclass
 class IVData:
-    """Validated arrays: outcome ``y`` (n,), treatment ``x`` (n,), instruments ``Z`` (n, k), covariates
+    """Validated arrays: outcome ``y`` (n,), treatments ``X`` (n, m), instruments ``Z`` (n, k), covariates
     ``W`` (n, p), with their column names and the frame's index."""
 
     y: np.ndarray
-    x: np.ndarray
+    X: np.ndarray
     Z: np.ndarray
     W: np.ndarray
     outcome: str
-    treatment: str
+    treatments: tuple
     instruments: tuple
     covariates: tuple
     index: pd.Index
+
+    @property
+    def x(self) -> np.ndarray:
+        """The treatment as a vector (n,) when there is one, else the (n, m) matrix: the form ``_math`` takes."""
+        return self.X[:, 0] if self.X.shape[1] == 1 else self.X
+
+    @property
+    def treatment(self) -> str:
+        """The treatment names joined by ", " (one name when there is one treatment)."""
+        return ", ".join(self.treatments)
 
 
 def _names(arg, role: str, allow_empty: bool) -> tuple:
@@ -88,13 +98,12 @@ def prepare(df, outcome, treatment, instruments, covariates, binary_treatment: b
         raise SpecError(f"{len(instruments)} instrument(s) {list(instruments)} for {len(treatments)} endogenous "
                         f"treatment(s) {list(treatments)}: the effect is not identified; an IV model needs at "
                         "least as many excluded instruments as endogenous variables.")
-    if len(treatments) > 1:
-        raise SpecError(f"treatment={list(treatments)}: BayesianIV estimates the effect of one endogenous "
-                        "treatment; fit one model per treatment, or add the others as covariates if they are "
-                        "exogenous.")
-    (treatment,) = treatments
-    roles = [("outcome", outcome), ("treatment", treatment)] + [("instrument", c) for c in instruments] + [
-        ("covariate", c) for c in covariates]
+    if binary_treatment and len(treatments) > 1:
+        raise SpecError(f"treatment={list(treatments)}: treatment_model='probit' handles one binary treatment; "
+                        "use treatment_model='linear' for several treatments (a linear probability first stage), "
+                        "or fit one probit model per treatment.")
+    roles = [("outcome", outcome)] + [("treatment", t) for t in treatments] + [
+        ("instrument", c) for c in instruments] + [("covariate", c) for c in covariates]
     seen: dict[str, str] = {}
     for role, name in roles:
         if name in seen:
@@ -102,37 +111,40 @@ def prepare(df, outcome, treatment, instruments, covariates, binary_treatment: b
                             "one role only.")
         seen[name] = role
     y = _column(df, outcome, "outcome")
-    x = _column(df, treatment, "treatment")
+    X = np.column_stack([_column(df, t, "treatment") for t in treatments])
     Z = np.column_stack([_column(df, c, "instrument") for c in instruments])
     W = (np.column_stack([_column(df, c, "covariate") for c in covariates]) if covariates
          else np.zeros((len(df), 0)))
     n, k = Z.shape
-    if binary_treatment and not np.all(np.isin(x, (0.0, 1.0))):
-        raise DataError(f"treatment {treatment!r} must be coded 0/1 for treatment_model='probit' (found values "
-                        f"such as {np.unique(x)[:4].tolist()}); recode it, or use treatment_model='linear'.")
+    if binary_treatment and not np.all(np.isin(X[:, 0], (0.0, 1.0))):
+        raise DataError(f"treatment {treatments[0]!r} must be coded 0/1 for treatment_model='probit' (found values "
+                        f"such as {np.unique(X[:, 0])[:4].tolist()}); recode it, or use treatment_model='linear'.")
     need = MIN_ROWS_PER_PARAMETER * (1 + W.shape[1] + k + 1)
     if n < need:
         raise DataError(f"{n} rows for {1 + W.shape[1] + k} first-stage coefficients; an IV fit needs at least {need} "
                         "rows here. Use fewer covariates or instruments, or more data.")
     for j, c in enumerate(instruments):
-        if np.array_equal(Z[:, j], x) or abs(np.corrcoef(Z[:, j], x)[0, 1]) > 1 - 1e-10:
-            raise DataError(f"instrument {c!r} is identical (or perfectly correlated) with the treatment "
-                            f"{treatment!r}: it is the treatment itself, not an instrument for it; remove it from "
-                            "instruments.")
+        for t, treatment in enumerate(treatments):
+            if np.array_equal(Z[:, j], X[:, t]) or abs(np.corrcoef(Z[:, j], X[:, t])[0, 1]) > 1 - 1e-10:
+                raise DataError(f"instrument {c!r} is identical (or perfectly correlated) with the treatment "
+                                f"{treatment!r}: it is the treatment itself, not an instrument for it; remove it "
+                                "from instruments.")
         for i, w in enumerate(covariates):
             if abs(np.corrcoef(Z[:, j], W[:, i])[0, 1]) > 1 - 1e-10:
                 raise DataError(f"instrument {c!r} is identical (or perfectly correlated) with covariate {w!r}: it "
                                 "adds no excluded variation; remove it from instruments (or from covariates).")
     _check_rank(W, Z, covariates, instruments)
-    return IVData(y, x, Z, W, outcome, treatment, instruments, covariates, df.index)
+    if len(treatments) > 1:
+        _check_rank(W, X, covariates, treatments, "treatment")
+    return IVData(y, X, Z, W, outcome, treatments, instruments, covariates, df.index)
 
 
-def _check_rank(W: np.ndarray, Z: np.ndarray, covariates: tuple, instruments: tuple) -> None:
-    """DataError naming the first covariate or instrument that is a linear combination of the columns
-    before it (the intercept, the covariates, then the instruments)."""
+def _check_rank(W: np.ndarray, Z: np.ndarray, covariates: tuple, names: tuple, role: str = "instrument") -> None:
+    """DataError naming the first covariate or instrument (or treatment) that is a linear combination of the
+    columns before it (the intercept, the covariates, then the instruments or the treatments)."""
     n = len(Z)
     A = with_intercept(W, n)
-    cols = [("covariate", c) for c in covariates] + [("instrument", c) for c in instruments]
+    cols = [("covariate", c) for c in covariates] + [(role, c) for c in names]
     full = np.column_stack([A, Z])
     for j in range(1, full.shape[1]):
         col = full[:, j]

@@ -25,12 +25,12 @@ class IVPriors:
         First-stage coefficient of each instrument: Normal(0, 1). A standardised instrument with
         coefficient 1 would explain all of the treatment's variance, so this is wide.
     sigma
-        Sd of each reduced-form error (treatment and outcome): HalfNormal(1), at most about the
-        variable's own sd. (Probit: the outcome's structural error sd.)
+        Sd of each reduced-form error (each treatment's and the outcome's): HalfNormal(1), at most about
+        the variable's own sd. (Probit: the outcome's structural error sd.)
     correlation_concentration
-        LKJ shape ``eta`` of the correlation between the two errors: for two errors LKJ(eta) is
-        ``rho = 2 B - 1`` with ``B ~ Beta(eta, eta)`` (Lewandowski, Kurowicka & Joe 2009); 2 (default)
-        mildly favours small correlations, 1 is uniform on (-1, 1).
+        LKJ shape ``eta`` of the correlation matrix of the errors (Lewandowski, Kurowicka & Joe 2009); for
+        two errors (one treatment) LKJ(eta) is ``rho = 2 B - 1`` with ``B ~ Beta(eta, eta)``; 2 (default)
+        mildly favours small correlations, 1 is uniform on (-1, 1) (on all correlation matrices for more).
     nu
         Degrees of freedom of Student-t errors (``errors="student_t"``): Gamma(2, 0.1) (Juarez & Steel 2010).
     """

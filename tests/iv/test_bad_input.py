@@ -49,9 +49,18 @@ def test_fewer_instruments_than_endogenous_variables(df):
         _fit(df, instruments=[])
 
 
-def test_several_treatments_refused(df):
-    with pytest.raises(bc.SpecError, match="one endogenous"):
-        _fit(df, treatment=["x", "w0"], covariates=["w1"])
+def test_several_treatments_bad_input(df):
+    """Several treatments work with the linear model (tests/iv/test_fit.py); the probit model takes one, an
+    instrument equal to any treatment is refused, and so are treatments that are collinear."""
+    with pytest.raises(bc.SpecError, match="probit.*one binary treatment"):
+        bc.BayesianIV(treatment_model="probit").fit(df, "y", ["x", "w0"], ["z0", "z1"], "w1", sampler=FAST,
+                                                    checks=False)
+    df["w0copy"] = df["w0"]
+    with pytest.raises(bc.DataError, match="'w0copy'.*treatment 'w0'"):
+        _fit(df, treatment=["x", "w0"], instruments=["z0", "w0copy"], covariates=["w1"])
+    df["x2"] = 2 * df["x"] - df["w1"]
+    with pytest.raises(bc.DataError, match="treatment 'x2'.*linear combination"):
+        _fit(df, treatment=["x", "x2"], covariates=["w1"])
 
 
 def test_constant_instrument(df):

@@ -29,7 +29,7 @@ def test_report_plot_html(strong_fit, tmp_path):
     _, res = strong_fit
     text = res.report()
     for phrase in ("Two-stage least squares", "First stage: F =", "Anderson-Rubin", "exclusion restriction",
-                   "Checks passed"):
+                   "Checks passed", "Per unit of x: E-value"):
         assert phrase in text
     fig = res.plot()
     assert len(fig.axes) == 2
