@@ -58,6 +58,7 @@ class CEMResult(CausalResult):
     permutations: pd.DataFrame | None = None
     randomization_p: float = float("nan")
     negative_control: pd.DataFrame | None = None
+    sensitivity: str = ""  # E-value sentence (sensitivity.outcome_sentence): how strong a hidden confounder must be
 
     # -- numbers ------------------------------------------------------------------------------------------
     def _summary_rows(self) -> dict[str, np.ndarray]:
@@ -121,8 +122,8 @@ class CEMResult(CausalResult):
         """Failed checks first, then the effect, the matching, balance and refits, whether it can be called causal,
         then the checks that passed."""
         opening, closing = checks_sentences(self.checks)
-        parts = [opening, self._headline() + " " + " ".join(self._matching_sentences()), self._causal_sentence(),
-                 closing]
+        parts = [opening, self._headline() + " " + " ".join(self._matching_sentences()), self.sensitivity,
+                 self._causal_sentence(), closing]
         return "\n\n".join(p for p in parts if p)
 
     # -- pictures -------------------------------------------------------------------------------------------

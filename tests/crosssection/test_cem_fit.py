@@ -132,7 +132,7 @@ def test_report_plot_html(effect_fit, tmp_path):
     _, res = effect_fit
     text = res.report()
     for phrase in ("Coarsening 4 covariates", "matched treated", "L1 imbalance", "Randomization p-value",
-                   "spend_last_year", "can be called causal", "Checks passed"):
+                   "spend_last_year", "can be called causal", "Checks passed", "E-value"):
         assert phrase in text, phrase
     fig = res.plot()
     assert len(fig.axes) == 4
