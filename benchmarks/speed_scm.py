@@ -90,13 +90,12 @@ def main() -> None:
     ap.add_argument("--blocks", default="auto")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--bootstrap", type=int, default=20)
-    ap.add_argument("--no-laplace", action="store_true",
-                    help="per-node NUTS from the default start (the design before the Laplace warm start)")
+    ap.add_argument("--laplace", action="store_true",
+                    help="start per-node NUTS from the Laplace approximation (off by default)")
     args = ap.parse_args()
-    if args.no_laplace:
-        import bayescausal.scm.fitted as scm_fitted
+    import bayescausal.scm.fitted as scm_fitted
 
-        scm_fitted.LAPLACE_START = False
+    scm_fitted.LAPLACE_START = args.laplace
     df = simulate(args.rows)
     truth = truths(df)
     t0 = time.perf_counter()
@@ -134,7 +133,7 @@ def main() -> None:
             print(f"  {q}")
     append_row(HERE / "results" / "speed_scm.jsonl", {
         "benchmark": "speed_scm", "rows": args.rows, "draws": DRAWS, "chains": 2, "blocks": fitted.info["blocks"],
-        "laplace_start": not args.no_laplace, "fit_seconds": round(t_fit, 2),
+        "laplace_start": args.laplace, "fit_seconds": round(t_fit, 2),
         "sampling_seconds": fitted.info["fit_seconds"],
         "node_seconds": fitted.info["node_seconds"], "rank_levers_seconds": round(t_rank, 2),
         "total_seconds": round(total, 2), "checks": {c.name: c.verdict for c in fitted.checks}, "queries": ours,

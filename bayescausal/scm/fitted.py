@@ -161,9 +161,11 @@ def _add_predictive(idata, data: SCMData, replicates: dict) -> None:
     idata.add_groups(posterior_predictive=xr.Dataset(pp), observed_data=xr.Dataset(obs))
 
 
-# per-node runs start NUTS from the Laplace approximation (``inference/laplace.py``): with many rows each
-# mechanism's posterior is narrow and near-Gaussian, the case where an unguided warm-up is most wasteful
-LAPLACE_START = True
+# Start per-node NUTS runs from the Laplace approximation (``inference/laplace.py``)? Off: measured on the
+# 100k-row benchmark (benchmarks/speed_scm.py, idle, warm compile cache) it saves 16-24% of the sampling time of
+# the GLM nodes and passes the convergence check the default start fails, but the mode search costs more than it
+# saves (73.1 s total against 60.1 s).
+LAPLACE_START = False
 
 
 def _sample(data: SCMData, inputs: dict, sampler: Sampler, seed: int, blocks: str):
