@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._columns import column_names
 from ..errors import DataError, SpecError
 
 MIN_PER_GROUP = 2  # units needed in each of the treated and control groups before any estimate is attempted
@@ -45,28 +46,6 @@ class UnitTable:
     def numeric_covariates(self) -> tuple[str, ...]:
         return tuple(c for c in self.covariates.columns if not isinstance(self.covariates[c].dtype,
                                                                            pd.CategoricalDtype))
-
-
-def column_names(arg, role: str, allow_empty: bool = False) -> tuple[str, ...]:
-    """``arg`` (None, one name or a list of names) as a tuple of distinct strings; SpecError/DataError otherwise."""
-    if arg is None:
-        names: tuple = ()
-    elif isinstance(arg, str):
-        names = (arg,)
-    else:
-        try:
-            names = tuple(arg)
-        except TypeError:
-            raise SpecError(f"{role}={arg!r}: give a column name or a list of column names.") from None
-    if not names and not allow_empty:
-        raise SpecError(f"{role}=[]: name at least one column.")
-    for c in names:
-        if not isinstance(c, str):
-            raise SpecError(f"{role} entry {c!r}: give column names as strings.")
-    dup = [c for c in names if names.count(c) > 1]
-    if dup:
-        raise DataError(f"{role} lists column {dup[0]!r} twice: {list(names)}; list each column once.")
-    return names
 
 
 def _missing(df: pd.DataFrame, name: str, role: str) -> None:
@@ -165,6 +144,24 @@ def prepare_units(df, treatment, outcome, covariates) -> UnitTable:
     y = _finite_numeric(df[outcome], outcome, "outcome")
     return UnitTable(t=t, y=y, covariates=covariate_frame(df, covs), treatment=treatment, outcome=outcome,
                      index=df.index)
+
+
+def negative_control_column(df: pd.DataFrame, units: UnitTable, name) -> np.ndarray | None:
+    """The values of a negative-control outcome (a pre-treatment outcome the treatment cannot have changed), or
+    None when ``name`` is None; SpecError/DataError naming the column for anything else unusable."""
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise SpecError(f"negative_control={name!r}: give the name of one pre-treatment outcome column.")
+    if name in (units.treatment, units.outcome) or name in units.covariate_names:
+        raise SpecError(f"negative_control={name!r} is already the treatment, outcome or a covariate (it plays "
+                        "another role); give a separate pre-treatment outcome (e.g. last year's value of the outcome).")
+    _missing(df, name, "negative_control")
+    values = _finite_numeric(df[name], name, "negative_control")
+    if np.ptp(values) == 0:
+        raise DataError(f"negative_control column {name!r} is constant; it cannot show anything. Name a pre-treatment "
+                        "outcome that varies, or drop negative_control=.")
+    return values
 
 
 def design_matrix(covariates: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:

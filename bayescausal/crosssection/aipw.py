@@ -39,7 +39,7 @@ from ..result import interval
 from ..sensitivity import outcome_sentence
 from . import _aipw_math as am
 from ._balance import SMD_THRESHOLD, kish_effective_size, standardised_mean_differences
-from ._data import MIN_PER_GROUP, UnitTable, design_matrix, prepare_units
+from ._data import MIN_PER_GROUP, UnitTable, design_matrix, negative_control_column, prepare_units
 from .aipw_model import (
     AIPWPriors,
     OutcomeRows,
@@ -221,7 +221,7 @@ class AIPW:
         level = normalise_level(checks)
         sampler = nuts_sampler(sampler, "AIPW")
         units = prepare_units(df, treatment, outcome, covariates)
-        nc = self._negative_control_column(df, units, negative_control)
+        nc = negative_control_column(df, units, negative_control)
         if self._link == "logistic" and not units.binary_outcome:
             raise DataError(f"outcome_model={self.outcome_model!r} needs a 0/1 outcome, but {outcome!r} takes other "
                             f"values (e.g. {np.unique(units.y)[:3].tolist()}); use outcome_model='linear' or "
@@ -292,31 +292,6 @@ class AIPW:
             sensitivity=outcome_sentence(effect.values, data.y, control=data.t == 0))
 
     # -- inputs ----------------------------------------------------------------------------------------
-    @staticmethod
-    def _negative_control_column(df, units: UnitTable, name) -> np.ndarray | None:
-        if name is None:
-            return None
-        if not isinstance(name, str):
-            raise SpecError(f"negative_control={name!r}: give the name of one pre-treatment outcome column.")
-        if name in (units.treatment, units.outcome) or name in units.covariate_names:
-            raise DataError(f"negative_control column {name!r} already plays another role (treatment, outcome or "
-                            "covariate); name a pre-treatment outcome that is not a covariate.")
-        if name not in df.columns:
-            raise DataError(f"negative_control column {name!r} not found in the data; available columns: "
-                            f"{list(df.columns)}.")
-        s = df[name]
-        if pd.api.types.is_bool_dtype(s):
-            s = s.astype(float)
-        if not pd.api.types.is_numeric_dtype(s):
-            raise DataError(f"negative_control column {name!r} is not numeric (dtype {s.dtype}); convert it first.")
-        v = s.to_numpy(dtype=float)
-        if not np.isfinite(v).all():
-            raise DataError(f"negative_control column {name!r} is NaN or infinite in {int((~np.isfinite(v)).sum())} "
-                            "rows; drop or impute those rows first.")
-        if np.ptp(v) == 0:
-            raise DataError(f"negative_control column {name!r} is constant; it cannot show anything.")
-        return v
-
     def _trim(self, e_hat: np.ndarray, data: _Data):
         t = data.t.astype(bool)
         if self.trim is None:

@@ -44,7 +44,7 @@ from ..sensitivity import outcome_sentence
 from . import _cem_math as cm
 from ._balance import SMD_THRESHOLD
 from ._cem_strata import effect_draws, predictive, stack, strata_data
-from ._data import UnitTable, _finite_numeric, prepare_units
+from ._data import UnitTable, negative_control_column, prepare_units
 from .cem_match import Matching, _normalise_coarsening, balance_table, match
 from .cem_model import CEMPriors, bernoulli_model, gaussian_model
 from .cem_result import CEMResult, refit_table
@@ -202,15 +202,7 @@ class CEM:
     def _negative_control(self, df, name, units: UnitTable) -> _Outcome | None:
         if name is None:
             return None
-        if not isinstance(name, str):
-            raise SpecError(f"negative_control={name!r}: give the name of one pre-treatment outcome column.")
-        if name in (units.treatment, units.outcome) or name in units.covariate_names:
-            raise SpecError(f"negative_control={name!r} is already the treatment, outcome or a covariate; give a "
-                            "separate pre-treatment outcome (e.g. last year's value of the outcome).")
-        if name not in df.columns:
-            raise DataError(f"negative_control column {name!r} not found in the data; available columns: "
-                            f"{list(df.columns)}.")
-        y = _finite_numeric(df[name], name, "negative_control")
+        y = negative_control_column(df, units, name)
         family = "bernoulli" if np.all(np.isin(y, (0.0, 1.0))) else "gaussian"
         return _outcome(name, y, family)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._columns import column_names
 from ..errors import DataError, SpecError
 from ._math import partial_out, with_intercept
 
@@ -43,27 +44,6 @@ class IVData:
         return ", ".join(self.treatments)
 
 
-def _names(arg, role: str, allow_empty: bool) -> tuple:
-    if arg is None:
-        names: tuple = ()
-    elif isinstance(arg, str):
-        names = (arg,)
-    else:
-        try:
-            names = tuple(arg)
-        except TypeError:
-            raise SpecError(f"{role}={arg!r}: give a column name or a list of column names.") from None
-    if not names and not allow_empty:
-        raise SpecError(f"{role}=[]: name at least one column.")
-    for c in names:
-        if not isinstance(c, str):
-            raise SpecError(f"{role} entry {c!r}: give column names as strings.")
-    dup = [c for c in names if names.count(c) > 1]
-    if dup:
-        raise DataError(f"{role} lists column {dup[0]!r} twice: {list(names)}; list each column once.")
-    return names
-
-
 def _column(df: pd.DataFrame, name: str, role: str) -> np.ndarray:
     if name not in df.columns:
         raise DataError(f"{role} column {name!r} not found in the data; available columns: {list(df.columns)}.")
@@ -91,9 +71,9 @@ def prepare(df, outcome, treatment, instruments, covariates, binary_treatment: b
         raise DataError(f"fit() needs a pandas DataFrame, got {type(df).__name__}.")
     if not isinstance(outcome, str):
         raise SpecError(f"outcome={outcome!r}: give the outcome column's name.")
-    treatments = _names(treatment, "treatment", allow_empty=False)
-    instruments = _names(instruments, "instruments", allow_empty=True)
-    covariates = _names(covariates, "covariates", allow_empty=True)
+    treatments = column_names(treatment, "treatment", allow_empty=False)
+    instruments = column_names(instruments, "instruments", allow_empty=True)
+    covariates = column_names(covariates, "covariates", allow_empty=True)
     if len(instruments) < len(treatments):
         raise SpecError(f"{len(instruments)} instrument(s) {list(instruments)} for {len(treatments)} endogenous "
                         f"treatment(s) {list(treatments)}: the effect is not identified; an IV model needs at "
