@@ -358,13 +358,10 @@ class AIPW:
             return CheckResult("posterior predictive", ok, round(worst, 4), "one-sided predictive p >= 0.005", msg)
         flat = y_rep.reshape(-1, y_rep.shape[-1])
         lo, hi = np.quantile(flat, [0.025, 0.975], axis=0)
-        base = interval_coverage_check(y, lo, hi, 0.95, "posterior predictive", "rows")
-        msg = (f"{base.statistic:.1%} of {len(y)} rows of {data.units.outcome} fall inside their 95% posterior "
-               f"predictive intervals (fails below {base.threshold:.1%}).")
-        if not base.passed:
-            msg += (" The outcome model's errors are too narrow for these rows (outliers, heavy tails or unequal "
-                    "variances): the outcome model is misspecified; try outcome_model='spline'.")
-        return dataclasses.replace(base, message=msg)
+        return interval_coverage_check(
+            y, lo, hi, 0.95, "posterior predictive", f"rows of {data.units.outcome}", interval="posterior predictive",
+            advice="The outcome model's errors are too narrow for these rows (outliers, heavy tails or unequal "
+                   "variances): the outcome model is misspecified; try outcome_model='spline'.")
 
     def _randomization(self, data: _Data, Qo, e_hat, keep, seed: int):
         """Within-stratum permutation test of the sharp null; see ``_aipw_math.stratified_permutation_null``.

@@ -562,14 +562,9 @@ def _sensitivity_text(effect: xr.DataArray, data) -> str:
 
 def _coverage(observed, lower, upper, name: str, what: str) -> CheckResult:
     """Share of rows inside their 95% posterior predictive intervals (the shared coverage rule), worded for rows."""
-    base = interval_coverage_check(observed, lower, upper, 0.95, name, what)
-    n = int(np.isfinite(observed).sum())
-    msg = (f"{base.statistic:.1%} of {n} {what} fall inside their 95% posterior predictive intervals (fails below "
-           f"{base.threshold:.1%}).")
-    if not base.passed:
-        msg += (" The model's errors are too narrow for these rows (outliers or heavy tails): try errors='student_t', "
-                "or check the covariates.")
-    return dataclasses.replace(base, message=msg)
+    return interval_coverage_check(observed, lower, upper, 0.95, name, what, interval="posterior predictive",
+                                   advice="The model's errors are too narrow for these rows (outliers or heavy "
+                                          "tails): try errors='student_t', or check the covariates.")
 
 
 def _inside(support, value: np.ndarray) -> np.ndarray:
