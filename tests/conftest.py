@@ -5,8 +5,9 @@ import os
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("CI", "1")  # no progress bars in test logs
-# No persistent compilation cache in the test process: serialising a pmap-ed Gibbs executable into it crashed
-# the interpreter (segfault in jax's put_executable_and_time) in 3 fresh-clone runs, with an empty cache too.
+# No persistent compilation cache in the test process: tests compile hundreds of one-off shapes that no later
+# run reuses. (The fresh-clone crashes once blamed on the cache were the process running out of memory
+# mappings: see bayescausal/inference/programs.py.)
 os.environ.setdefault("BAYESCAUSAL_COMPILATION_CACHE", "0")
 
 import matplotlib  # noqa: E402

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .programs import release_if_near_limit
 from .sampler import Sampler, chains_per_round, resolve_chain_method
 
 
@@ -76,6 +77,7 @@ def run_mcmc(
     from numpyro.infer import MCMC
     from numpyro.infer.mcmc import MCMCKernel
 
+    release_if_near_limit()
     is_kernel = isinstance(kernel_or_model, MCMCKernel)
     warm = None
     if laplace and not is_kernel:
@@ -192,6 +194,7 @@ def run_kernel_batch(
     with ``pmap``. One program is compiled per (kernel, shapes), however many runs or iterations.
     Returns ``(draws, seconds)`` with draws shaped ``(run, draw, ...)``.
     """
+    release_if_near_limit()
     axes_full = jax.tree.map(lambda ax, leaf: ax, batch_axes, inputs, is_leaf=lambda x: x is None) \
         if batch_axes != 0 else jax.tree.map(lambda _: 0, inputs)
     batched_leaves = [leaf for leaf, ax in zip(jax.tree.leaves(inputs), jax.tree.leaves(
