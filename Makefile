@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(PY) -m bayescausal.demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bayescausal tests benchmarks
