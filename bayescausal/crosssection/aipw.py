@@ -37,6 +37,7 @@ from ..errors import DataError, SpecError
 from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
 from ..result import interval
 from ..sensitivity import outcome_sentence
+from ..sensitivity.figure import regression_benchmarks
 from . import _aipw_math as am
 from ._balance import SMD_THRESHOLD, kish_effective_size, standardised_mean_differences
 from ._data import MIN_PER_GROUP, UnitTable, design_matrix, negative_control_column, prepare_units
@@ -289,7 +290,9 @@ class AIPW:
             propensity=e_hat, treated=data.t.astype(bool), kept=keep, overlap=overlap_table, balance=balance_table,
             trimming=trimming, placebos=placebo_table, randomization=randomization, negative_control=nc_table,
             outcome_model=self.outcome_model, propensity_model=self.propensity_model,
-            sensitivity=outcome_sentence(effect.values, data.y, control=data.t == 0))
+            sensitivity_text=outcome_sentence(effect.values, data.y, control=data.t == 0),
+            confounding_benchmarks=regression_benchmarks(data.y, data.t, units.covariates, treatment=treatment,
+                                                         rows=keep))
 
     # -- inputs ----------------------------------------------------------------------------------------
     def _trim(self, e_hat: np.ndarray, data: _Data):

@@ -10,11 +10,12 @@ import pandas as pd
 from ..report import plots
 from ..report.text import checks_sentences, fmt
 from ..result import CausalResult, interval
+from ..sensitivity.figure import ConfoundingSensitivity, RegressionBenchmarks
 from ._balance import SMD_THRESHOLD
 
 
 @dataclass(frozen=True)
-class AIPWResult(CausalResult):
+class AIPWResult(CausalResult, ConfoundingSensitivity):
     """Result of :class:`~bayescausal.crosssection.AIPW`.
 
     Extra fields
@@ -32,6 +33,10 @@ class AIPWResult(CausalResult):
     randomization : the permutation test: ``statistic``, ``statistic_sd``, ``p_value``, ``null`` (draws); or None.
     negative_control : the estimate on the pre-treatment outcome, or None.
     outcome_model, propensity_model : the models used.
+    sensitivity_text : the E-value sentence of the report (``sensitivity.outcome_sentence``).
+    confounding_benchmarks : least squares of the outcome on the treatment and covariates over the estimand's rows,
+        summarised for :meth:`sensitivity` (the residual scale and each covariate's partial R-squared with the
+        treatment and the outcome); None for a result not built by ``fit``.
     """
 
     outcome: str = ""
@@ -50,7 +55,8 @@ class AIPWResult(CausalResult):
     negative_control: pd.DataFrame | None = field(default=None, compare=False)
     outcome_model: str = ""
     propensity_model: str = ""
-    sensitivity: str = ""  # E-value sentence (sensitivity.outcome_sentence): how strong a hidden confounder must be
+    sensitivity_text: str = ""  # E-value sentence: how strong a hidden confounder would have to be
+    confounding_benchmarks: RegressionBenchmarks | None = field(default=None, repr=False, compare=False)
 
     # -- words ---------------------------------------------------------------------------------------
     def _method_sentence(self) -> str:
@@ -94,18 +100,24 @@ class AIPWResult(CausalResult):
     def report(self) -> str:
         """Failed checks first, then the effect, the comparisons and diagnostics, then the checks that passed."""
         opening, closing = checks_sentences(self.checks)
-        parts = [opening, self._headline(), " ".join(self._detail_sentences()), self.sensitivity,
+        parts = [opening, self._headline(), " ".join(self._detail_sentences()), self.sensitivity_text,
                  self._method_sentence(), closing]
         return "\n\n".join(p for p in parts if p)
 
     # -- pictures ------------------------------------------------------------------------------------
     def plot(self):
-        """Effect posterior (naive difference marked), propensity distributions by group, and the love plot of
-        standardised mean differences before and after weighting."""
+        """Effect posterior (naive difference marked), propensity distributions by group, the love plot of
+        standardised mean differences before and after weighting and, for a fitted result, the sensitivity contours
+        (:meth:`sensitivity`, Cinelli & Hazlett 2020) in a fourth panel."""
         draws = self.effect.values.ravel()
         lo, hi = interval(draws, 0.95, self.interval_kind)
         with plots.plt.rc_context(plots.STYLE):
-            fig, axes = plots.plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.3, 1.1, 1]})
+            if self.confounding_benchmarks is None:
+                fig, axes = plots.plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.3, 1.1, 1]})
+            else:
+                fig, grid = plots.plt.subplots(2, 2, figsize=(11.5, 8))
+                axes = grid.ravel()
+                self._sensitivity_panel(axes[3])
             ax = axes[0]
             ax.hist(draws, bins=60, color=plots.MODEL, alpha=0.55, density=True)
             ax.axvspan(lo, hi, color=plots.MODEL, alpha=0.12, label="95% interval")
@@ -166,4 +178,4 @@ class AIPWResult(CausalResult):
                 {"value": [r["statistic"], r["p_value"], lo, hi, len(r["null"])]},
                 index=pd.Index(["observed statistic", "p-value", "null 2.5%", "null 97.5%", "permutations"],
                                name="quantity"))
-        return tables
+        return {**tables, **self._sensitivity_tables()}

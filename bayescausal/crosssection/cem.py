@@ -41,6 +41,7 @@ from ..checks.base import CheckResult
 from ..errors import DataError, SpecError
 from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
 from ..sensitivity import outcome_sentence
+from ..sensitivity.figure import regression_benchmarks
 from . import _cem_math as cm
 from ._balance import SMD_THRESHOLD
 from ._cem_strata import effect_draws, predictive, stack, strata_data
@@ -332,7 +333,9 @@ class CEM:
             balance=balance, imbalance=imbalance, weights=pd.Series(m.unit_w, index=units.index, name="cem_weight"),
             stratum=pd.Series(m.stratum, index=units.index, name="stratum"), placebos=refits.get("placebos"),
             permutations=perm, randomization_p=p_value, negative_control=nc_table,
-            sensitivity=outcome_sentence(effect.values, units.y, control=units.t == 0),
+            sensitivity_text=outcome_sentence(effect.values, units.y, control=units.t == 0),
+            confounding_benchmarks=regression_benchmarks(units.y, units.t, units.covariates,
+                                                         treatment=units.treatment),
         )
 
     @staticmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -10,6 +10,7 @@ import pandas as pd
 from ..report import plots
 from ..report.text import checks_sentences, fmt
 from ..result import CausalResult, interval, summarise_draws
+from ..sensitivity.figure import ConfoundingSensitivity, RegressionBenchmarks
 from ._balance import SMD_THRESHOLD
 
 ESTIMAND_WORDS = {"ATT": "treated", "ATC": "controls", "ATE": "units"}
@@ -17,7 +18,7 @@ LARGEST_STRATA = 20  # strata listed in the HTML report (by weight in the estima
 
 
 @dataclass(frozen=True)
-class CEMResult(CausalResult):
+class CEMResult(CausalResult, ConfoundingSensitivity):
     """Result of :class:`~bayescausal.crosssection.CEM`.
 
     Extra fields
@@ -40,6 +41,10 @@ class CEMResult(CausalResult):
     permutations : fits with the treatment permuted within strata, one row each; None when not run.
     randomization_p : randomization p-value of the estimate (NaN when not run).
     negative_control : the same analysis on a pre-treatment outcome (one row), or None.
+    sensitivity_text : the E-value sentence of the report (``sensitivity.outcome_sentence``).
+    confounding_benchmarks : least squares of the outcome on the treatment and covariates over all rows (before
+        matching, which balances the measured covariates: a hidden confounder is compared with the confounding they
+        posed), summarised for :meth:`sensitivity`; None for a result not built by ``fit``.
     """
 
     outcome: str = ""
@@ -58,7 +63,8 @@ class CEMResult(CausalResult):
     permutations: pd.DataFrame | None = None
     randomization_p: float = float("nan")
     negative_control: pd.DataFrame | None = None
-    sensitivity: str = ""  # E-value sentence (sensitivity.outcome_sentence): how strong a hidden confounder must be
+    sensitivity_text: str = ""  # E-value sentence: how strong a hidden confounder would have to be
+    confounding_benchmarks: RegressionBenchmarks | None = field(default=None, repr=False, compare=False)
 
     # -- numbers ------------------------------------------------------------------------------------------
     def _summary_rows(self) -> dict[str, np.ndarray]:
@@ -122,18 +128,25 @@ class CEMResult(CausalResult):
         """Failed checks first, then the effect, the matching, balance and refits, whether it can be called causal,
         then the checks that passed."""
         opening, closing = checks_sentences(self.checks)
-        parts = [opening, self._headline() + " " + " ".join(self._matching_sentences()), self.sensitivity,
+        parts = [opening, self._headline() + " " + " ".join(self._matching_sentences()), self.sensitivity_text,
                  self._causal_sentence(), closing]
         return "\n\n".join(p for p in parts if p)
 
     # -- pictures -------------------------------------------------------------------------------------------
     def plot(self):
         """Four panels: the effect's posterior; |SMD| of each covariate before and after matching (with the L1
-        imbalance); the strata's effects against their treated share; the randomization distribution."""
+        imbalance); the strata's effects against their treated share; the randomization distribution. A fitted
+        result adds the sensitivity contours (:meth:`sensitivity`, Cinelli & Hazlett 2020) on the right."""
         draws = self.effect.values.ravel()
         lo, hi = interval(draws, 0.95, self.interval_kind)
         with plots.plt.rc_context(plots.STYLE):
-            fig, axes = plots.plt.subplots(2, 2, figsize=(11, 7.2))
+            if self.confounding_benchmarks is None:
+                fig, axes = plots.plt.subplots(2, 2, figsize=(11, 7.2))
+            else:
+                fig = plots.plt.figure(figsize=(16, 7.2))
+                gs = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.1])
+                axes = np.array([[fig.add_subplot(gs[i, j]) for j in range(2)] for i in range(2)])
+                self._sensitivity_panel(fig.add_subplot(gs[:, 2]))
             ax = axes[0, 0]
             ax.hist(draws, bins=60, color=plots.MODEL, alpha=0.55, density=True)
             ax.axvspan(lo, hi, color=plots.MODEL, alpha=0.12, label="95% interval")
@@ -197,7 +210,7 @@ class CEMResult(CausalResult):
             tables["Randomization inference (treatment permuted within strata)"] = self.permutations
         if self.negative_control is not None:
             tables["Negative-control outcome"] = self.negative_control
-        return tables
+        return {**tables, **self._sensitivity_tables()}
 
     def stratum_effects(self, hdi_prob: float = 0.95) -> pd.DataFrame:
         """The kept strata's effects: posterior mean and sd with a normal-approximation interval at ``hdi_prob``."""

@@ -23,6 +23,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from ..checks import convergence_check, interval_coverage_check, normalise_level, placebo_rate_check
@@ -31,6 +32,7 @@ from ..errors import SpecError
 from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
 from ..result import interval
 from ..sensitivity import outcome_sentence
+from ..sensitivity.figure import regression_benchmarks
 from . import _math
 from ._data import IVData, prepare
 from ._predict import normal_predictive, probit_predictive, student_t_predictive
@@ -302,7 +304,8 @@ class BayesianIV:
             exclusion_prior_sd=self.exclusion_prior_sd, placebos=placebo_table, refit=context,
             effect_prior_sd=_squeeze(float(_prior_sd(self.priors.effect)) * self._effect_scale(std)),
             treatments=data.treatments, ar_sets=diag["ar"], ar_tests=diag["ar_tests"],
-            sensitivity=_sensitivity_text(effect, data),
+            sensitivity_text=_sensitivity_text(effect, data),
+            confounding_benchmarks=_reduced_form(data),
         )
 
     # -- derived quantities ----------------------------------------------------------------------------
@@ -558,6 +561,15 @@ def _sensitivity_text(effect: xr.DataArray, data) -> str:
         if text:
             parts.append(f"Per unit of {name}: {text}")
     return " ".join(parts)
+
+
+def _reduced_form(data):
+    """The reduced form (outcome on the one instrument and the covariates) summarised for
+    ``IVResult.sensitivity``; None with several instruments or treatments."""
+    if data.Z.shape[1] != 1 or data.X.shape[1] != 1:
+        return None
+    covariates = pd.DataFrame(data.W, columns=list(data.covariates)) if data.W.shape[1] else None
+    return regression_benchmarks(data.y, data.Z[:, 0], covariates, treatment=data.instruments[0])
 
 
 def _coverage(observed, lower, upper, name: str, what: str) -> CheckResult:

@@ -13,12 +13,13 @@ from ..errors import SpecError
 from ..report import plots
 from ..report.text import checks_sentences, fmt
 from ..result import CausalResult, interval, summarise_draws
+from ..sensitivity.figure import ConfoundingSensitivity, RegressionBenchmarks
 
 DEFAULT_WIDTHS = (0.0, 0.05, 0.1, 0.2, 0.4)
 
 
 @dataclass(frozen=True)
-class IVResult(CausalResult):
+class IVResult(CausalResult, ConfoundingSensitivity):
     """Result of :class:`~bayescausal.iv.BayesianIV`.
 
     Extra fields
@@ -43,6 +44,10 @@ class IVResult(CausalResult):
     exclusion_prior_sd : prior sd of the direct instrument effects used by the fit (0: exact exclusion).
     placebos : one row per permuted-instrument placebo fit, or None when the placebo did not run.
     effect_prior_sd : sd of the effect's prior in original units (the weak-instrument posterior's scale).
+    sensitivity_text : the E-value sentence of the report (``sensitivity.outcome_sentence``).
+    confounding_benchmarks : the reduced form (least squares of the outcome on the instrument and covariates)
+        summarised for :meth:`sensitivity`; None with several instruments or treatments, or for a result not
+        built by ``fit``.
     """
 
     outcome: str = ""
@@ -63,7 +68,14 @@ class IVResult(CausalResult):
     treatments: tuple = ()
     ar_sets: tuple = ()
     ar_tests: tuple = ()
-    sensitivity: str = ""  # E-value sentence of the effect per unit of treatment (sensitivity.outcome_sentence)
+    sensitivity_text: str = ""  # E-value sentence of the effect per unit of treatment
+    confounding_benchmarks: RegressionBenchmarks | None = field(default=None, repr=False, compare=False)
+
+    # sensitivity() analyses the reduced form's least-squares estimate: the IV effect is zero exactly when the
+    # reduced form is, so a confounder or side effect of the instrument that explains the reduced form away
+    # explains the effect away (Cinelli & Hazlett 2025, Biometrika 112(2), asaf004)
+    _sensitivity_of_posterior = False
+    _sensitivity_regressor = "the instrument"
 
     # -- numbers ------------------------------------------------------------------------------------
     @property
@@ -225,19 +237,23 @@ class IVResult(CausalResult):
         """Failed checks first, then the effect, the frequentist comparisons, instrument strength and the
         exclusion assumption, then the checks that passed."""
         opening, closing = checks_sentences(self.checks)
-        parts = [opening, self._headline(), " ".join(self._iv_sentences()), self.sensitivity, closing]
+        parts = [opening, self._headline(), " ".join(self._iv_sentences()), self.sensitivity_text, closing]
         return "\n\n".join(p for p in parts if p)
 
     def plot(self):
-        """Effect posterior with the 2SLS Wald interval, the Anderson-Rubin set and OLS marked; and the
-        posterior of the concentration parameter."""
+        """Effect posterior with the 2SLS Wald interval, the Anderson-Rubin set and OLS marked; the posterior of
+        the concentration parameter; and, for a fitted result with one instrument, the sensitivity contours of the
+        reduced form (:meth:`sensitivity`)."""
         m = len(self._names)
+        extra = int(self.confounding_benchmarks is not None)
         with plots.plt.rc_context(plots.STYLE):
-            fig, axes = plots.plt.subplots(1, m + 1, figsize=(4.2 * m + 3.8, 3.4),
-                                           gridspec_kw={"width_ratios": [1.6] * m + [1]})
+            fig, axes = plots.plt.subplots(1, m + 1 + extra, figsize=(4.2 * m + 3.8 + 4.6 * extra, 3.4 + 0.8 * extra),
+                                           gridspec_kw={"width_ratios": [1.6] * m + [1] + [1.35] * extra})
             for j in range(m):
                 self._plot_effect(axes[j], j)
-            ax2 = axes[-1]
+            if extra:
+                self._sensitivity_panel(axes[-1])
+            ax2 = axes[m]
             conc = self.concentration.values.ravel()
             ax2.hist(conc, bins=50, color=plots.MODEL, alpha=0.55, density=True)
             ax2.axvline(10.0 * len(self.instruments), color=plots.EFFECT, lw=1, ls="--", label="F = 10 equivalent")
@@ -274,4 +290,15 @@ class IVResult(CausalResult):
         tables = {"Frequentist comparisons and instrument strength": self.diagnostics_table()}
         if self.placebos is not None:
             tables["Placebo fits (permuted instruments)"] = self.placebos
-        return tables
+        return {**tables, **self._sensitivity_tables()}
+
+    # -- sensitivity to a confounder or side effect of the instrument ----------------------------------
+    def _sensitivity_title(self, rob) -> str:
+        return f"Reduced form {rob.treatment} -> {self.outcome} (RV {rob.rv_q:.1%}, interval {rob.rv_qa:.1%})"
+
+    def _sensitivity_unavailable(self) -> str:
+        if len(self.instruments) != 1 or len(self._names) != 1:
+            return (f"sensitivity() analyses the reduced form of one instrument and one treatment (Cinelli & Hazlett "
+                    f"2025); this fit has {len(self.instruments)} instruments for {len(self._names)} treatment(s). "
+                    "Use exclusion_sensitivity() for how the effect moves when the instruments may act directly.")
+        return super()._sensitivity_unavailable()

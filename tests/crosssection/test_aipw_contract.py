@@ -34,7 +34,7 @@ def result():
                       randomization={"statistic": 2.1, "statistic_sd": 0.4, "p_value": 0.01,
                                      "null": rng.normal(0, 0.4, 200)},
                       outcome_model="linear", propensity_model="logistic",
-                      sensitivity=outcome_sentence(draws, rng.normal(40, 10, n), control=~treated))
+                      sensitivity_text=outcome_sentence(draws, rng.normal(40, 10, n), control=~treated))
 
 
 def test_summary_columns(result):

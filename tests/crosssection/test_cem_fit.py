@@ -135,7 +135,7 @@ def test_report_plot_html(effect_fit, tmp_path):
                    "spend_last_year", "can be called causal", "Checks passed", "E-value"):
         assert phrase in text, phrase
     fig = res.plot()
-    assert len(fig.axes) == 4
+    assert len(fig.axes) == 5  # four panels and the sensitivity contours
     plt.close(fig)
     page = open(res.to_html(tmp_path / "cem.html"), encoding="utf-8").read()
     for title in ("Matching: strata and units kept and dropped", "Covariate balance", "Multivariate L1 imbalance",
