@@ -13,6 +13,7 @@ Two drivers:
 from __future__ import annotations
 
 import functools
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -86,9 +87,14 @@ def run_mcmc(
         warm = laplace_start(kernel_or_model, model_args, model_kwargs, seed, sampler.chains)
         if warm is not None and init_params is None:
             init_params = warm.init_params
+    method = resolve_chain_method(sampler, preferred_chain_method)
+    if not is_kernel and method in ("parallel", "vectorized") and os.environ.get("BAYESCAUSAL_TRACED_NUTS", "1") != "0":
+        draws = _run_nuts_traced(kernel_or_model, sampler, seed, model_args, model_kwargs, method, init_params,
+                                 None if warm is None else warm.inverse_mass_matrix, kernel_name, warm is not None)
+        if draws is not None:
+            return draws
     kernel = kernel_or_model if is_kernel else _nuts(
         kernel_or_model, sampler, inverse_mass_matrix=None if warm is None else warm.inverse_mass_matrix)
-    method = resolve_chain_method(sampler, preferred_chain_method)
     per_round = chains_per_round(sampler, method)
     mcmc = MCMC(
         kernel,
@@ -129,6 +135,31 @@ def run_mcmc(
         chain_method=method,
         kernel=(kernel_name or type(kernel).__name__) + (" (Laplace start)" if warm is not None else ""),
     )
+
+
+def _run_nuts_traced(model, sampler: Sampler, seed: int, model_args: tuple, model_kwargs: dict | None, method: str,
+                     init_params, inverse_mass_matrix, kernel_name: str | None, laplace: bool) -> Draws | None:
+    """NUTS with the data as inputs of the compiled program (``nuts_batch``); None when the model's arguments
+    or code need concrete values (the caller then uses NumPyro's ``MCMC``)."""
+    from jax.errors import ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError
+
+    from . import nuts_batch
+
+    split = nuts_batch.split_args(tuple(model_args), dict(model_kwargs or {}))
+    if split is None:
+        return None
+    key, arrays = split
+    n_dev = jax.local_device_count() if method == "parallel" else 1
+    start = time.perf_counter()
+    try:
+        samples, stats = nuts_batch.run_nuts(
+            model, key, arrays, seed, sampler.chains, sampler.warmup_or(1000), sampler.draws, sampler.thinning,
+            sampler.target_accept, sampler.max_tree_depth, n_dev, init_params=init_params,
+            inverse_mass_matrix=inverse_mass_matrix, progress=sampler.show_progress)
+    except (ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError):
+        return None  # the model reads its data as concrete values: compile it with the data baked in
+    return Draws(samples=samples, sample_stats=stats, wall_seconds=time.perf_counter() - start, chain_method=method,
+                 kernel=(kernel_name or "NUTS") + (" (Laplace start)" if laplace else ""))
 
 
 @functools.lru_cache(maxsize=32)
