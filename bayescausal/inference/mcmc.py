@@ -88,7 +88,7 @@ def run_mcmc(
         if warm is not None and init_params is None:
             init_params = warm.init_params
     method = resolve_chain_method(sampler, preferred_chain_method)
-    if not is_kernel and method in ("parallel", "vectorized") and os.environ.get("BAYESCAUSAL_TRACED_NUTS", "1") != "0":
+    if not is_kernel and os.environ.get("BAYESCAUSAL_TRACED_NUTS", "1") != "0":
         draws = _run_nuts_traced(kernel_or_model, sampler, seed, model_args, model_kwargs, method, init_params,
                                  None if warm is None else warm.inverse_mass_matrix, kernel_name, warm is not None)
         if draws is not None:
@@ -149,13 +149,12 @@ def _run_nuts_traced(model, sampler: Sampler, seed: int, model_args: tuple, mode
     if split is None:
         return None
     key, arrays = split
-    n_dev = jax.local_device_count() if method == "parallel" else 1
     start = time.perf_counter()
     try:
         samples, stats = nuts_batch.run_nuts(
             model, key, arrays, seed, sampler.chains, sampler.warmup_or(1000), sampler.draws, sampler.thinning,
-            sampler.target_accept, sampler.max_tree_depth, n_dev, init_params=init_params,
-            inverse_mass_matrix=inverse_mass_matrix, progress=sampler.show_progress)
+            sampler.target_accept, sampler.max_tree_depth, jax.local_device_count(), init_params=init_params,
+            inverse_mass_matrix=inverse_mass_matrix, progress=sampler.show_progress, method=method)
     except (ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError):
         return None  # the model reads its data as concrete values: compile it with the data baked in
     return Draws(samples=samples, sample_stats=stats, wall_seconds=time.perf_counter() - start, chain_method=method,

@@ -144,17 +144,35 @@ def _generators(model, args, kwargs):
 _EXAMPLE: list = [None]
 
 
+def layout(method: str, chains: int, devices: int) -> tuple[int, int, int]:
+    """``(devices used, chains vmapped per device, rounds)`` for a chain method.
+
+    ``parallel``: one chain per device, in rounds of ``devices`` chains (4 chains on 2 cores: 2 rounds of 2,
+    one compiled program); ``vectorized``: all chains ``vmap``-ed on one device (a vectorised NUTS step lasts as
+    long as the longest trajectory, and batched while-loops compile slowly: see ``resolve_chain_method``);
+    ``sequential``: one chain at a time.
+    """
+    if method == "parallel":
+        n_dev = max(1, min(devices, chains))
+        return n_dev, 1, -(-chains // n_dev)
+    if method == "vectorized":
+        return 1, chains, 1
+    return 1, 1, chains
+
+
 def run_nuts(model, key: _Static, arrays: list, seed: int, chains: int, warmup: int, draws: int, thinning: int,
              target_accept: float, max_tree_depth: int, n_devices: int, init_params=None,
-             inverse_mass_matrix=None, progress: bool = False, chunk: int = 100, desc: str = "NUTS"):
+             inverse_mass_matrix=None, progress: bool = False, chunk: int = 100, desc: str = "NUTS",
+             method: str = "parallel"):
     """Run ``chains`` NUTS chains; returns ``(samples, stats)`` as NumPy arrays shaped ``(chain, draw, ...)``.
 
-    ``init_params`` (unconstrained, leading chain axis) and ``inverse_mass_matrix`` (dense, shared) are
-    optional starts (the Laplace start); both enter as inputs, not constants.
+    ``method`` lays the chains out over ``n_devices`` devices (:func:`layout`). ``init_params``
+    (unconstrained, leading chain axis) and ``inverse_mass_matrix`` (dense, shared) are optional starts (the
+    Laplace start); both enter as inputs, not constants.
     """
-    n_dev = max(1, min(n_devices, chains))
-    per_dev = -(-chains // n_dev)
-    padded = per_dev * n_dev
+    n_dev, per_dev, rounds = layout(method, chains, n_devices)
+    per_round = n_dev * per_dev
+    padded = per_round * rounds
     total = warmup + draws * thinning
     # Without a progress bar everything runs in one program (one compile); with one, in chunks of ``chunk``.
     chunk_is_all = not progress
@@ -174,38 +192,41 @@ def run_nuts(model, key: _Static, arrays: list, seed: int, chains: int, warmup: 
                           init_params) if padded > chains else jax.tree.map(jnp.asarray, init_params)
     inv_mass = None if inverse_mass_matrix is None else jnp.asarray(inverse_mass_matrix)
 
-    def shard(a):
+    def shard(a, r):
+        a = a[r * per_round:(r + 1) * per_round]
         return a.reshape((n_dev, per_dev) + a.shape[1:]) if n_dev > 1 else a
 
-    rngs = shard(rngs)
-    if z0 is not None:
-        z0 = jax.tree.map(shard, z0)
-    if chunk_is_all:
-        _, out = step(rngs, arrays, z0, inv_mass)
-        kept = [(warmup, jax.device_get(out))]
-        return _gather(kept, n_dev, padded, chains, draws, thinning)
-    states = init(rngs, arrays, z0, inv_mass)
-    n_chunks = -(-total // chunk)
     bar = None
+    n_chunks = -(-total // chunk)
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_chunks * chunk, desc=desc, unit="it", leave=False)
-    kept = []
-    done = 0
-    for _ in range(n_chunks):
-        states, out = step(states, arrays)
-        if done + chunk > warmup:
-            kept.append((max(0, warmup - done), jax.device_get(out)))
-        else:
-            jax.block_until_ready(states)
-        done += chunk
-        if bar is not None:
-            bar.update(chunk)
+        bar = tqdm(total=rounds * n_chunks * chunk, desc=desc, unit="it", leave=False)
+    parts = []
+    for r in range(rounds):
+        rr = shard(rngs, r)
+        zr = None if z0 is None else jax.tree.map(lambda a, r=r: shard(a, r), z0)
+        if chunk_is_all:
+            _, out = step(rr, arrays, zr, inv_mass)
+            parts.append(_gather([(warmup, jax.device_get(out))], n_dev, per_round, per_round, draws, thinning))
+            continue
+        states = init(rr, arrays, zr, inv_mass)
+        kept, done = [], 0
+        for _ in range(n_chunks):
+            states, out = step(states, arrays)
+            if done + chunk > warmup:
+                kept.append((max(0, warmup - done), jax.device_get(out)))
+            else:
+                jax.block_until_ready(states)
+            done += chunk
+            if bar is not None:
+                bar.update(chunk)
+        parts.append(_gather(kept, n_dev, per_round, per_round, draws, thinning))
     if bar is not None:
         bar.close()
-
-    return _gather(kept, n_dev, padded, chains, draws, thinning)
+    samples = {k: np.concatenate([p[0][k] for p in parts])[:chains] for k in parts[0][0]}
+    stats = {k: np.concatenate([p[1][k] for p in parts])[:chains] for k in parts[0][1]}
+    return samples, stats
 
 
 def _gather(kept, n_dev: int, padded: int, chains: int, draws: int, thinning: int):

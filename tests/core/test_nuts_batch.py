@@ -22,10 +22,10 @@ def exact_posterior(y, prior_sd):
     return y.sum() / precision, precision**-0.5
 
 
-def _run(y, seed=0, progress=False, chains=2, warmup=300, draws=400, thinning=1, chunk=100):
+def _run(y, seed=0, progress=False, chains=2, warmup=300, draws=400, thinning=1, chunk=100, method="parallel"):
     key, arrays = nuts_batch.split_args((y, 3.0, "static label"), {})
     return nuts_batch.run_nuts(normal_mean, key, arrays, seed, chains, warmup, draws, thinning, 0.8, 10,
-                               jax.local_device_count(), progress=progress, chunk=chunk)
+                               jax.local_device_count(), progress=progress, chunk=chunk, method=method)
 
 
 def test_posterior_matches_the_exact_one():
@@ -89,9 +89,18 @@ def test_a_model_that_needs_concrete_data_falls_back():
     assert abs(d.samples["mu"].mean() - y.mean()) < 0.5
 
 
-@pytest.mark.parametrize("chains", [1, 3])
-def test_chain_counts_that_do_not_fill_the_devices(chains):
+@pytest.mark.parametrize("chains,method", [(1, "sequential"), (3, "parallel"), (3, "vectorized"),
+                                           (2, "sequential")])
+def test_chain_layouts(chains, method):
     y = np.random.default_rng(6).normal(0.0, 1.0, 30)
-    samples, stats = _run(y, chains=chains, warmup=100, draws=50)
+    samples, stats = _run(y, chains=chains, warmup=100, draws=50, method=method)
     assert samples["mu"].shape == (chains, 50) and stats["n_steps"].shape == (chains, 50)
     assert np.all(np.isfinite(samples["mu"]))
+    assert len({round(float(c), 12) for c in samples["mu"][:, -1]}) == chains  # independent chains
+
+
+def test_layout_rounds_of_parallel_chains():
+    assert nuts_batch.layout("parallel", 4, 2) == (2, 1, 2)  # two rounds of two: one compiled program
+    assert nuts_batch.layout("parallel", 3, 8) == (3, 1, 1)
+    assert nuts_batch.layout("vectorized", 4, 2) == (1, 4, 1)
+    assert nuts_batch.layout("sequential", 3, 2) == (1, 1, 3)
