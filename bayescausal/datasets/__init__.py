@@ -7,6 +7,12 @@ from importlib import resources
 import pandas as pd
 
 from .crosssection import UnitStudy, simulate_confounded_units
+from .panel import (
+    RegionalPriceStudy,
+    StaggeredStudy,
+    simulate_regional_price_panel,
+    simulate_staggered_panel,
+)
 from .regional_sales import SimulatedStudy, simulate_regional_sales
 from .scm_scenarios import ChurnStudy, SimpsonsStudy, simulate_churn_ltv, simulate_simpsons_ab
 from .synthetic_control import SyntheticControlStudy, simulate_synthetic_control
@@ -42,4 +48,5 @@ __all__ = [
     "ChurnStudy", "SimpsonsStudy", "simulate_churn_ltv", "simulate_simpsons_ab",
     "SimulatedStudy", "SyntheticControlStudy", "load_regional_sales", "simulate_regional_sales",
     "simulate_synthetic_control", "write_demo_csv", "UnitStudy", "simulate_confounded_units",
+    "RegionalPriceStudy", "StaggeredStudy", "simulate_regional_price_panel", "simulate_staggered_panel",
 ]

@@ -1,0 +1,65 @@
+"""PanelFE rejects bad specifications and bad data before any sampling, naming what is wrong."""
+
+import numpy as np
+import numpyro.distributions as dist
+import pytest
+
+from bayescausal.errors import DataError, SpecError
+from bayescausal.panel import PanelFE, PanelPriors
+
+from .test_fe_fit import simulate_panel
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"unit_effects": "random"}, "unit_effects='random'"),
+    ({"time_effects": "weekly"}, "time_effects='weekly'"),
+    ({"errors": "ar2"}, "errors='ar2'"),
+    ({"mundlak": True}, "mundlak=True adds unit means"),
+    ({"priors": {"efect": dist.Normal(0, 1)}}, r"unknown prior name\(s\) \['efect'\]"),
+    ({"priors": {"effect": dist.Laplace(0, 1)}}, "PanelPriors.effect must be a scalar numpyro Normal"),
+    ({"priors": {"rho": dist.Normal(0, 1)}}, "PanelPriors.rho must have support inside"),
+    ({"permutations": 0}, "permutations=0"),
+])
+def test_bad_specification(kwargs, match):
+    with pytest.raises(SpecError, match=match):
+        PanelFE(**kwargs)
+
+
+def test_flat_priors_are_allowed():
+    assert PanelPriors(effect=None).effect is None
+
+
+def test_bad_data_is_a_data_error_naming_the_problem():
+    df = simulate_panel(n=10, T=4, seed=0)
+    est = PanelFE()
+    with pytest.raises(DataError, match="duplicate"):
+        est.fit(df.iloc[list(range(len(df))) + [0]], "store", "week", "sales", "promo")
+    bad = df.copy()
+    bad.loc[bad.index[5], "store"] = np.nan
+    with pytest.raises(DataError, match="unit column 'store' is missing"):
+        est.fit(bad, "store", "week", "sales", "promo")
+    bad = df.copy()
+    treated = bad.groupby("store")["promo"].max()
+    first = treated[treated == 1].index[0]
+    bad.loc[(bad.store == first) & (bad.week == 3), "promo"] = 0.0
+    bad.loc[(bad.store == first) & (bad.week == 2), "promo"] = 1.0
+    if bad.loc[(bad.store == first), "promo"].tolist()[-1] == 0.0:
+        with pytest.raises(DataError, match=f"switches off .* unit \\[{first}\\]"):
+            est.fit(bad, "store", "week", "sales", "promo")
+    bad = df.copy()
+    bad["week"] = bad["week"].map(lambda w: f"W{w}")
+    with pytest.raises(DataError, match="does not parse"):
+        est.fit(bad, "store", "week", "sales", "promo")
+    bad = df.copy()
+    bad["size"] = bad["store"] * 2.0
+    with pytest.raises(DataError, match="absorb"):
+        est.fit(bad, "store", "week", "sales", "promo", ["size"])
+    with pytest.raises(SpecError, match="give a treatment column"):
+        est.fit(df, "store", "week", "sales")
+
+
+def test_treatment_collinear_with_time_effects_is_not_identified():
+    df = simulate_panel(n=10, T=5, seed=1)
+    df["launch"] = (df["week"] >= 2).astype(float)
+    with pytest.raises(DataError, match="effect column 'launch' is a linear combination of the unit and time effects"):
+        PanelFE().fit(df, "store", "week", "sales", "launch")
