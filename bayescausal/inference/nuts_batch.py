@@ -163,12 +163,13 @@ def layout(method: str, chains: int, devices: int) -> tuple[int, int, int]:
 def run_nuts(model, key: _Static, arrays: list, seed: int, chains: int, warmup: int, draws: int, thinning: int,
              target_accept: float, max_tree_depth: int, n_devices: int, init_params=None,
              inverse_mass_matrix=None, progress: bool = False, chunk: int = 100, desc: str = "NUTS",
-             method: str = "parallel"):
+             method: str = "parallel", dense_mass: bool = False):
     """Run ``chains`` NUTS chains; returns ``(samples, stats)`` as NumPy arrays shaped ``(chain, draw, ...)``.
 
     ``method`` lays the chains out over ``n_devices`` devices (:func:`layout`). ``init_params``
     (unconstrained, leading chain axis) and ``inverse_mass_matrix`` (dense, shared) are optional starts (the
-    Laplace start); both enter as inputs, not constants.
+    Laplace start); both enter as inputs, not constants. ``dense_mass`` adapts a dense mass matrix (always so
+    with ``inverse_mass_matrix``).
     """
     n_dev, per_dev, rounds = layout(method, chains, n_devices)
     per_round = n_dev * per_dev
@@ -180,7 +181,8 @@ def run_nuts(model, key: _Static, arrays: list, seed: int, chains: int, warmup: 
     _EXAMPLE[0] = arrays
     try:
         init, step = _programs(model, key, warmup, chunk, n_dev, per_dev, float(target_accept),
-                               int(max_tree_depth), inverse_mass_matrix is not None, init_params is not None,
+                               int(max_tree_depth), dense_mass or inverse_mass_matrix is not None,
+                               init_params is not None,
                                inverse_mass_matrix is not None, chunk_is_all)
     finally:
         _EXAMPLE[0] = None

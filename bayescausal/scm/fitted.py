@@ -166,6 +166,10 @@ def _add_predictive(idata, data: SCMData, replicates: dict) -> None:
 # the GLM nodes and passes the convergence check the default start fails, but the mode search costs more than it
 # saves (73.1 s total against 60.1 s).
 LAPLACE_START = False
+# Whether node runs adapt a dense mass matrix instead of a diagonal one. Measured on the 100k-row benchmark
+# (benchmarks/speed_scm.py, 2026-12-06): dense made the negative binomial node slower (17.6 -> 22.0 s) and did not
+# fix its convergence check, so it is off.
+DENSE_NODE_MASS = False
 
 
 def _sample(data: SCMData, inputs: dict, sampler: Sampler, seed: int, blocks: str):
@@ -182,7 +186,7 @@ def _sample(data: SCMData, inputs: dict, sampler: Sampler, seed: int, blocks: st
     posterior, diverging, timings = {}, None, {}
     for unit, (i, names) in units.items():
         d = run_mcmc(scm_model, sampler, seed + 1009 * i, model_args=(layouts, jin, frozenset(names)),
-                     laplace=LAPLACE_START)
+                     laplace=LAPLACE_START, dense_mass=DENSE_NODE_MASS)
         posterior.update(d.samples)
         div = d.sample_stats["diverging"]
         diverging = div if diverging is None else (diverging | div)

@@ -15,7 +15,10 @@ Candidates: observed nodes that are neither ancestors nor descendants of the out
 the graph cyclic), non-categorical first, at most ``MAX_PLACEBO_NODES`` of them, each interval at the
 Bonferroni level ``1 - 0.05 / k``. When the graph has no such node, the placebo is a permuted copy of the
 treatment (an A/A test: a node independent of everything by construction), which checks the calibration of
-the outcome's mechanism instead of the graph; the check's message says which kind it ran.
+the outcome's mechanism instead of the graph; the check's message says which kind it ran. That refit carries
+permuted copies of the treatment and of the outcome's other parents (at most ``MAX_PLACEBO_NODES`` in all), so
+later queries and lever rankings on the same outcome whose treatment is one of those parents reuse it; each
+query's check reads only its own treatment's copy.
 
 Cost: one NUTS run of the outcome's mechanism on at most ``PLACEBO_ROWS`` rows (a seeded subsample: enough to
 see a placebo coefficient of 0.02 outcome-sds), cached per outcome on the fitted model, so repeated queries on
@@ -53,18 +56,35 @@ def placebo_nodes(graph, data, outcome: str, treatment: str) -> list[str]:
     return observed[:MAX_PLACEBO_NODES]
 
 
-def _augmented(fitted, outcome: str, extra: list[str], permuted_from: str | None, rng):
+def permuted_name(node: str) -> str:
+    """The name of the permuted copy of ``node`` in a placebo refit."""
+    return f"{PERMUTED}__{node}"
+
+
+def permuted_sources(fitted, outcome: str, treatment: str) -> list[str]:
+    """The nodes whose permuted copies a permuted-kind refit carries: the treatment, then the outcome's other
+    observed parents (the likely next treatments and levers), at most ``MAX_PLACEBO_NODES`` in all."""
+    data = fitted.data
+    others = [p for p in data.layout(outcome).parents if p != treatment and p in data.values]
+    return [treatment] + others[:MAX_PLACEBO_NODES - 1]
+
+
+def _augmented(fitted, outcome: str, extra: list[str], permuted_from: list[str], rng):
     """The fitted model's graph and data with ``extra`` nodes added as parents of ``outcome``; with
-    ``permuted_from``, a new root node ``PERMUTED`` holding a permutation of that node's values is the extra."""
+    ``permuted_from``, new root nodes (:func:`permuted_name`) holding permutations of those nodes' values are the
+    extra ones."""
     data = fitted.data
     values, layouts = dict(data.values), list(data.layouts)
     dag = fitted.graph.to_networkx()
-    if permuted_from is not None:
-        values[PERMUTED] = rng.permutation(data.values[permuted_from])
-        # a root outside any latent block: joining the treatment's block would make the refit unidentified
-        layouts.insert(0, dataclasses.replace(data.layout(permuted_from), name=PERMUTED, parents=(),
-                                              parent_encodings=(), block=None))
-        extra = [PERMUTED]
+    if permuted_from:
+        extra = []
+        for src in permuted_from:
+            name = permuted_name(src)
+            values[name] = rng.permutation(data.values[src])
+            # a root outside any latent block: joining the treatment's block would make the refit unidentified
+            layouts.insert(0, dataclasses.replace(data.layout(src), name=name, parents=(), parent_encodings=(),
+                                                  block=None))
+            extra.append(name)
     dag.add_edges_from((node, outcome) for node in extra)
     encodings = {lay.name: lay.encoding for lay in layouts}
     i = next(k for k, lay in enumerate(layouts) if lay.name == outcome)
@@ -80,17 +100,22 @@ def refit_outcome(fitted, outcome: str, treatment: str, seed: int):
     """The fitted model with the outcome's mechanism refitted with placebo parents (cached per outcome).
 
     Returns ``(placebo_fitted, placebo_nodes, kind)``, ``kind`` "graph" (real nodes without a path) or
-    "permuted" (a permuted copy of the treatment).
+    "permuted" (the permuted copy of the treatment: one node).
     """
     data = fitted.data
     nodes = placebo_nodes(fitted.graph, data, outcome, treatment)
     cache = fitted._cache
-    key = ("placebo", outcome, tuple(nodes) or ("permuted", treatment))  # a permuted copy is per treatment
+    if not nodes:  # a refit whose permuted copies include this treatment's serves this query
+        for key, entry in cache.items():
+            if isinstance(key, tuple) and key[:2] == ("placebo-permuted", outcome) and treatment in key[2]:
+                return entry[0], [permuted_name(treatment)], entry[2]
+    sources = [] if nodes else permuted_sources(fitted, outcome, treatment)
+    key = ("placebo", outcome, tuple(nodes)) if nodes else ("placebo-permuted", outcome, tuple(sources))
     if key in cache:
         return cache[key]
     rng = np.random.default_rng(seed + 7919)
     kind = "graph" if nodes else "permuted"
-    graph, aug, extra = _augmented(fitted, outcome, nodes, None if nodes else treatment, rng)
+    graph, aug, extra = _augmented(fitted, outcome, nodes, sources, rng)
     rows = None
     if aug.n > PLACEBO_ROWS:
         rows = np.sort(rng.choice(aug.n, PLACEBO_ROWS, replace=False))
@@ -100,7 +125,7 @@ def refit_outcome(fitted, outcome: str, treatment: str, seed: int):
     spec = dataclasses.replace(fitted.spec, graph=graph, mechanisms=dict(fitted.mechanisms), priors={})
     placebo = dataclasses.replace(fitted, spec=spec, data=aug, posterior=posterior, _cache={})
     cache[key] = (placebo, extra, kind)
-    return cache[key]
+    return placebo, (extra if nodes else [permuted_name(treatment)]), kind
 
 
 def placebo_check(fitted, treatment: str, outcome: str, rows: np.ndarray, out_level, seed: int) -> CheckResult:
@@ -130,7 +155,7 @@ def placebo_check(fitted, treatment: str, outcome: str, rows: np.ndarray, out_le
         lo, hi = interval(eff, prob, "eti")
         lows.append(lo)
         highs.append(hi)
-        labels.append(f"do({node})" if node != PERMUTED else f"do(permuted {treatment})")
+        labels.append(f"do({node})" if kind == "graph" else f"do(permuted {treatment})")
     what = (f"refit of {outcome!r} with placebo parent(s) {', '.join(labels)}" if kind == "graph" else
             f"refit of {outcome!r} with a permuted copy of {treatment!r} as a parent (no node of the graph is "
             f"without a path to {outcome!r}; an A/A check of the outcome's mechanism, not of the graph)")

@@ -44,6 +44,12 @@ def test_placebo_permutes_the_treatment_when_every_node_reaches_the_outcome():
     # an A/A check fails for a correct model in 5% of data sets by design (it does for this one's permutation:
     # interval [-0.146, -0.001]); this test is about which placebo runs, so it asserts the message only
     assert isinstance(check.passed, bool) and "permuted copy of 'x'" in check.message and "A/A" in check.message
+    # the refit carries permuted copies of y's other parents too: a query on z reuses it and reads z's copy
+    keys = [k for k in fitted._cache if k[0] == "placebo-permuted"]
+    assert keys == [("placebo-permuted", "y", ("x", "z"))]
+    other = _placebo(fitted.effect("z", "y"))
+    assert "permuted copy of 'z'" in other.message
+    assert [k for k in fitted._cache if k[0] == "placebo-permuted"] == keys
 
 
 def test_fast_checks_skip_the_placebo_refit(scm_data):
