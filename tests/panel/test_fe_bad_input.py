@@ -63,3 +63,23 @@ def test_treatment_collinear_with_time_effects_is_not_identified():
     df["launch"] = (df["week"] >= 2).astype(float)
     with pytest.raises(DataError, match="effect column 'launch' is a linear combination of the unit and time effects"):
         PanelFE().fit(df, "store", "week", "sales", "launch")
+
+
+@pytest.mark.parametrize("role,kwargs", [
+    ("unit", {"unit": "shop"}), ("time", {"time": "day"}), ("outcome", {"outcome": "revenue"}),
+    ("treatment", {"treatment": "promotion"}), ("covariate", {"covariates": ["price"]}),
+])
+def test_a_missing_column_is_named_with_its_role_and_the_columns_there_are(role, kwargs):
+    df = simulate_panel(n=10, T=4, seed=0)
+    args = {"unit": "store", "time": "week", "outcome": "sales", "treatment": "promo", **kwargs}
+    missing = kwargs[next(iter(kwargs))]
+    missing = missing[0] if isinstance(missing, list) else missing
+    with pytest.raises(DataError, match=f"{role} column '{missing}' not found in the data; available columns"):
+        PanelFE().fit(df, checks=False, **args)
+
+
+def test_an_infinite_outcome_is_a_data_error_naming_the_row():
+    df = simulate_panel(n=10, T=4, seed=0)
+    df.loc[df.index[3], "sales"] = np.inf
+    with pytest.raises(DataError, match="outcome column 'sales' is NaN or infinite at row 3"):
+        PanelFE().fit(df, "store", "week", "sales", "promo", checks=False)
