@@ -119,14 +119,10 @@ class AIPWResult(CausalResult, ConfoundingSensitivity):
                 axes = grid.ravel()
                 self._sensitivity_panel(axes[3])
             ax = axes[0]
-            ax.hist(draws, bins=60, color=plots.MODEL, alpha=0.55, density=True)
-            ax.axvspan(lo, hi, color=plots.MODEL, alpha=0.12, label="95% interval")
-            ax.axvline(float(draws.mean()), color=plots.EFFECT, lw=1.6, label="posterior mean")
-            ax.axvline(0, color=plots.OBSERVED, lw=1, ls="--")
+            plots.effect_histogram(ax, draws, lo, hi)
             if np.isfinite(self.naive):
                 ax.axvline(self.naive, color="#6b7280", lw=1.2, ls=":", label="naive difference")
             ax.set_title(f"{self.target} of {self.treatment} on {self.outcome}")
-            ax.set_yticks([])
             ax.legend(loc="upper right", fontsize=8)
             ax = axes[1]
             if self.propensity is not None:

@@ -148,12 +148,8 @@ class CEMResult(CausalResult, ConfoundingSensitivity):
                 axes = np.array([[fig.add_subplot(gs[i, j]) for j in range(2)] for i in range(2)])
                 self._sensitivity_panel(fig.add_subplot(gs[:, 2]))
             ax = axes[0, 0]
-            ax.hist(draws, bins=60, color=plots.MODEL, alpha=0.55, density=True)
-            ax.axvspan(lo, hi, color=plots.MODEL, alpha=0.12, label="95% interval")
-            ax.axvline(float(draws.mean()), color=plots.EFFECT, lw=1.6, label="posterior mean")
-            ax.axvline(0, color=plots.OBSERVED, lw=1, ls="--")
+            plots.effect_histogram(ax, draws, lo, hi)
             ax.set_title(f"{self.estimand_code}: effect of {self.treatment} on {self.outcome}")
-            ax.set_yticks([])
             ax.legend(loc="upper right", fontsize=8)
 
             ax = axes[0, 1]

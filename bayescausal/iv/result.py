@@ -271,10 +271,7 @@ class IVResult(CausalResult, ConfoundingSensitivity):
         lo, hi = interval(draws, 0.95, self.interval_kind)
         est, t_lo, t_hi = (float(np.atleast_1d(v)[j]) for v in (self.tsls.estimate, self.tsls.lower, self.tsls.upper))
         ols = float(np.atleast_1d(self.ols)[j])
-        ax.hist(draws, bins=60, color=plots.MODEL, alpha=0.55, density=True)
-        ax.axvspan(lo, hi, color=plots.MODEL, alpha=0.12, label="95% posterior interval")
-        ax.axvline(float(draws.mean()), color=plots.EFFECT, lw=1.6, label="posterior mean")
-        ax.axvline(0, color=plots.OBSERVED, lw=1, ls="--")
+        plots.effect_histogram(ax, draws, lo, hi, "95% posterior interval")
         ymax = ax.get_ylim()[1]
         ax.errorbar([est], [0.85 * ymax], xerr=[[est - t_lo], [t_hi - est]], fmt="s", color="#6b7280", capsize=3,
                     label="2SLS, Wald 95%")
@@ -283,7 +280,6 @@ class IVResult(CausalResult, ConfoundingSensitivity):
         if ar.kind == "interval":
             ax.hlines(0.72 * ymax, ar.lower, ar.upper, color="#047857", lw=2.5, label="Anderson-Rubin 95%")
         ax.set_title(f"Effect of {name} on {self.outcome}" + (" (AR set unbounded)" if not ar.bounded else ""))
-        ax.set_yticks([])
         ax.legend(loc="upper right", fontsize=8)
 
     def _extra_tables(self) -> dict[str, pd.DataFrame]:

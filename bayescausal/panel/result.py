@@ -98,12 +98,8 @@ class PanelResult(CausalResult):
             ncols = 2 if self.time_effects is not None else 1
             fig, axes = plots.plt.subplots(1, ncols, figsize=(5.2 * ncols + 1, 3.4), squeeze=False)
             ax = axes[0, 0]
-            ax.hist(draws, bins=60, color=plots.MODEL, alpha=0.55, density=True)
-            ax.axvspan(lo, hi, color=plots.MODEL, alpha=0.12, label="95% interval")
-            ax.axvline(float(draws.mean()), color=plots.EFFECT, lw=1.6, label="posterior mean")
-            ax.axvline(0, color=plots.OBSERVED, lw=1, ls="--")
+            plots.effect_histogram(ax, draws, lo, hi)
             ax.set_title(f"Effect of {self.treatment} on {self.outcome}")
-            ax.set_yticks([])
             ax.legend(loc="upper right", fontsize=8)
             if self.time_effects is not None:
                 ax2 = axes[0, 1]
