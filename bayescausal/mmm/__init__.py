@@ -1,0 +1,1 @@
+"""Bayesian marketing mix models: adstock, saturation, calibration by lift tests, budget optimisation."""
