@@ -78,7 +78,7 @@ def main(argv=None):
             twfe = _event.two_way_ols(frame.y, np.column_stack([frame.treatment, frame.X]), frame.unit,
                                       frame.time)[0]
             iw_ols = it.design.att_weights() @ _event.two_way_ols(
-                it.panel.y, np.column_stack([it.panel.effects, it.panel.controls]), it.panel.unit,
+                it.panel.y, np.column_stack([it.design.dense(), it.panel.controls]), it.panel.unit,
                 it.panel.time)[: it.design.n_columns]
             truth_dyn = s.true_dynamic_binned(LAGS)
             dyn = it.dynamic.reshape(-1, it.design.event_times.size)

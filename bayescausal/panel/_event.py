@@ -46,6 +46,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ._indicator import Indicators
+
 NEVER = -1  # cohort code of a never-treated unit
 CONTROLS = ("never", "notyet")
 
@@ -115,13 +117,15 @@ class EventDesign:
         """Treated cohorts with at least one column, sorted (time codes)."""
         return np.unique(self.col_cohort)
 
+    def indicators(self) -> Indicators:
+        """The 0/1 cell columns of the kept rows as :class:`Indicators` (each row's cell): what the panel core
+        reduces to its statistics by counts and grouped sums, never forming the ``rows x cells`` matrix (16 GB
+        at 20M rows and 100 cells)."""
+        return Indicators(self.column[self.keep], self.n_columns)
+
     def dense(self) -> np.ndarray:
-        """The 0/1 columns of the kept rows, ``(n_kept_rows, n_columns)`` (for small data and tests)."""
-        col = self.column[self.keep]
-        out = np.zeros((col.size, self.n_columns))
-        rows = np.flatnonzero(col >= 0)
-        out[rows, col[rows]] = 1.0
-        return out
+        """The 0/1 columns of the kept rows, ``(n_kept_rows, n_columns)`` (for small data and tests only)."""
+        return self.indicators().toarray()
 
     def dynamic_weights(self) -> np.ndarray:
         """``(n_event_times, n_columns)``: row ``j`` averages the cells reported at ``event_times[j]`` over cohorts

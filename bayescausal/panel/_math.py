@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ._indicator import Indicators, as_dense, indicator_unit_means, indicator_within
+
 
 @dataclass
 class RowCache:
@@ -150,25 +152,34 @@ def row_cache(R: np.ndarray, unit: np.ndarray, time: np.ndarray, n_times: int, b
 def panel_stats(cache: RowCache, C: np.ndarray | None = None, W: np.ndarray | None = None) -> RawStats:
     """Within and grouped between cross-products over ``u = [1, C, R, W, e]``.
 
-    ``C`` (N, m_c): the changing columns on the cache's rows; ``W`` (n, k): between-only unit constants, one row
-    per unit of the cache (the Mundlak means). One pass over the rows for ``C``; everything else comes from the
-    cache or costs O(units)."""
+    ``C`` (N, m_c): the changing columns on the cache's rows, dense or :class:`~._indicator.Indicators` (one-hot
+    cells, whose statistics are counts and grouped sums: no ``N x m_c`` matrix is formed); ``W`` (n, k):
+    between-only unit constants, one row per unit of the cache (the Mundlak means). One pass over the rows for
+    ``C``; everything else comes from the cache or costs O(units)."""
     N, n, T = cache.n_rows, cache.n_units, cache.n_times
-    C = np.zeros((N, 0)) if C is None else np.asarray(C, float).reshape(N, -1)
+    indicator = isinstance(C, Indicators)  # one-hot cells: counts and grouped sums, no rows x cells matrix
+    if not indicator:
+        C = np.zeros((N, 0)) if C is None else np.asarray(C, float).reshape(N, -1)
     W = np.zeros((n, 0)) if W is None else np.asarray(W, float).reshape(n, -1)
     m_c, m_r, k = C.shape[1], cache.R_tilde.shape[1], W.shape[1]
     d = 1 + m_c + m_r + k + T
     iC = slice(1, 1 + m_c)
     iR = slice(1 + m_c, 1 + m_c + m_r)
     ie = slice(1 + m_c + m_r + k, d)
-    C_mean = unit_means(C, cache.starts, cache.sizes)
-    C_tilde = C - C_mean[cache.unit] if m_c else C
     within = np.zeros((d, d))
-    within[iC, iC] = C_tilde.T @ C_tilde
-    within[iC, iR] = C_tilde.T @ cache.R_tilde
+    if indicator:
+        C_mean = indicator_unit_means(C, cache.unit, cache.sizes)
+        within[iC, iC], within[iC, iR], within[iC, ie] = indicator_within(C, cache.unit, cache.time, T,
+                                                                          cache.R_tilde, cache.presence, C_mean)
+    else:
+        C_mean = unit_means(C, cache.starts, cache.sizes)
+        C_tilde = C - C_mean[cache.unit] if m_c else C
+        within[iC, iC] = C_tilde.T @ C_tilde
+        within[iC, iR] = C_tilde.T @ cache.R_tilde
+        within[iC, ie] = _time_sums(C_tilde, cache.time, T)
+        del C_tilde
     within[iR, iC] = within[iC, iR].T
     within[iR, iR] = cache.within_RR
-    within[iC, ie] = _time_sums(C_tilde, cache.time, T)
     within[ie, iC] = within[iC, ie].T
     within[iR, ie] = cache.within_Re
     within[ie, iR] = cache.within_Re.T
@@ -183,20 +194,28 @@ def panel_stats(cache: RowCache, C: np.ndarray | None = None, W: np.ndarray | No
             units = cache.unit_order[cache.group_bounds[g]:cache.group_bounds[g + 1]]
             UU, Ue, ee = cache.between_fixed[g]
             F = np.column_stack([np.ones(len(units)), cache.R_mean[units]])
-            V = np.column_stack([C_mean[units], W[units]])
+            if indicator:  # sparse unit means of the cells, the Mundlak columns beside them
+                V = sp.hstack([C_mean[units], sp.csr_matrix(W[units])]).tocsr() if k else C_mean[units]
+            else:
+                V = np.column_stack([C_mean[units], W[units]])
             between[g][np.ix_(fixed, fixed)] = UU
-            between[g][np.ix_(varying, varying)] = V.T @ V
-            between[g][np.ix_(varying, fixed)] = V.T @ F
+            between[g][np.ix_(varying, varying)] = _dense(V.T @ V)
+            between[g][np.ix_(varying, fixed)] = _dense(V.T @ F)
             between[g][np.ix_(fixed, varying)] = between[g][np.ix_(varying, fixed)].T
             between[g][np.ix_(fixed, np.arange(d - T, d))] = Ue
             between[g][np.ix_(np.arange(d - T, d), fixed)] = Ue.T
-            Ve = np.asarray((cache.presence[units].T @ V).T) / size if V.shape[1] else np.zeros((0, T))
+            Ve = _dense((cache.presence[units].T @ V).T) / size if V.shape[1] else np.zeros((0, T))
             between[g][np.ix_(varying, np.arange(d - T, d))] = Ve
             between[g][np.ix_(np.arange(d - T, d), varying)] = Ve.T
             between[g, d - T:, d - T:] = ee
     return RawStats(within=within, between=between, sizes=cache.group_sizes.astype(float),
                     counts=cache.group_counts.astype(float), n_rows=N, n_units=n,
                     log_sizes=float(np.sum(np.log(cache.sizes))), dims=(1, m_c, m_r, k, T))
+
+
+def _dense(a) -> np.ndarray:
+    """A sparse or dense product as a dense array."""
+    return a.toarray() if sp.issparse(a) else np.asarray(a)
 
 
 def pair_rows(unit: np.ndarray, time: np.ndarray) -> np.ndarray:
@@ -375,11 +394,12 @@ def ar1_stats(cache: RowCache, C: np.ndarray | None = None, W: np.ndarray | None
     """Statistics of the exact AR(1) likelihood (see :class:`AR1Stats` and ``model.py``) on the cache's rows:
     ``C`` (N, m_c) changing columns, ``W`` (n, k) unit constants (used by hierarchical unit effects only).
     ``fixed``: :func:`ar1_cache` of these rows (computed when None); with it a call costs a few weighted passes
-    over the rows for ``C`` only."""
+    over the rows for ``C`` only. :class:`~._indicator.Indicators` are expanded to dense columns here (the AR(1)
+    statistics of indicator cells are not reduced without them yet: ``N x m_c`` floats)."""
     N, T, n = cache.n_rows, cache.n_times, cache.n_units
     fixed = fixed or ar1_cache(cache, hierarchical)
     idx, time = cache.unit, cache.time
-    C = np.zeros((N, 0)) if C is None else np.asarray(C, float).reshape(N, -1)
+    C = np.zeros((N, 0)) if C is None else as_dense(C).reshape(N, -1)
     W = np.zeros((n, 0)) if W is None else np.asarray(W, float).reshape(n, -1)
     m_c, m_r, k = C.shape[1], cache.R_tilde.shape[1], W.shape[1]
     d = 1 + m_c + m_r + k + T

@@ -24,6 +24,7 @@ from ..checks.base import CheckResult
 from ..errors import DataError, SpecError
 from ..inference import Sampler, nuts_sampler, run_mcmc
 from . import _math
+from ._indicator import Indicators, as_dense, indicator_unit_means
 from .model import ModelConfig, PanelInputs, conditional_numpy, panel_model
 from .priors import PanelPriors, gaussian_moments
 
@@ -88,7 +89,9 @@ def _as_float(a, shape: tuple) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class PanelDesign:
     """One panel's rows: outcome ``y`` (N,), integer ``unit`` and ``time`` codes (N,) (``time + 1`` is the next
-    period), ``effects`` (N, K) the columns whose coefficients are the effects, ``controls`` (N, p) covariates.
+    period), ``effects`` (N, K) the columns whose coefficients are the effects (a dense array, or
+    :class:`~bayescausal.panel._indicator.Indicators` for one-hot cells, reduced without a rows x K matrix),
+    ``controls`` (N, p) covariates.
     Rows may come in any order. ``time_labels`` names the periods in messages (default: the codes). ``offset``
     (N,): a known part of the outcome, subtracted from it before fitting (randomization inference fits
     ``y - tau_hat D`` so that permuted data have no effect)."""
@@ -112,7 +115,9 @@ class PanelDesign:
         for name in ("unit", "time"):
             if len(getattr(self, name)) != N:
                 raise DataError(f"PanelDesign.{name} has {len(getattr(self, name))} rows, y has {N}.")
-        E = _as_float(self.effects, (N, -1))
+        E = self.effects if isinstance(self.effects, Indicators) else _as_float(self.effects, (N, -1))
+        if len(E) != N:
+            raise DataError(f"PanelDesign.effects has {len(E)} rows, y has {N}.")
         X = _as_float(self.controls, (N, -1))
         object.__setattr__(self, "effects", E)
         object.__setattr__(self, "controls", X)
@@ -179,7 +184,7 @@ class _Prepared:
     y_sd: float
     x_mean: np.ndarray
     x_sd: np.ndarray
-    C: np.ndarray  # changing columns (the effects) on the sorted rows
+    C: np.ndarray  # changing columns (the effects) on the sorted rows (dense, or Indicators)
     W: np.ndarray  # (n_units, k) Mundlak unit means, standardised
     sel: np.ndarray  # (q + 1, d) raw layout [1, C, R, W, e] -> model space [theta, y]
     time_sel: np.ndarray  # time codes with an effect in theta
@@ -287,7 +292,9 @@ def prepare(design: PanelDesign, spec: PanelSpec, base: _Prepared | None = None)
     C = design.effects if order is None else design.effects[order]
     W = np.zeros((cache.n_units, 0))
     if spec.mundlak:
-        W = np.column_stack([_math.unit_means(C, cache.starts, cache.sizes), cache.R_mean[:, :p]])
+        C_mean = (indicator_unit_means(C, cache.unit, cache.sizes).toarray() if isinstance(C, Indicators)
+                  else _math.unit_means(C, cache.starts, cache.sizes))
+        W = np.column_stack([C_mean, cache.R_mean[:, :p]])
     lay, time_sel = _layout(spec, K, p, T)
     dims = (1, K, p + 1 + has_offset, W.shape[1], T)
     names = (tuple(design.effect_names) + tuple(design.control_names)
@@ -652,7 +659,8 @@ def _raw_rows(prep: _Prepared, rows: np.ndarray) -> np.ndarray:
     u = cache.unit[rows]
     onehot = np.zeros((len(rows), cache.n_times))
     onehot[np.arange(len(rows)), cache.time[rows]] = 1.0
-    raw = np.column_stack([np.ones(len(rows)), prep.C[rows], cache.R_tilde[rows] + cache.R_mean[u], prep.W[u], onehot])
+    raw = np.column_stack([np.ones(len(rows)), as_dense(prep.C[rows]), cache.R_tilde[rows] + cache.R_mean[u],
+                           prep.W[u], onehot])
     return raw @ prep.sel.T
 
 

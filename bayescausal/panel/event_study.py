@@ -218,8 +218,9 @@ class EventStudy:
                                                                                      design.col_event, strict=True))
         periods = np.unique(frame.time[keep])
         panel = PanelDesign(y=frame.y[keep], unit=unit_codes, time=time_codes, n_units=int(unit_codes.max()) + 1,
-                            n_times=periods.size, effects=design.dense(), controls=frame.X[keep], effect_names=names,
-                            control_names=frame.covariates, time_labels=frame.time_labels[periods])
+                            n_times=periods.size, effects=design.indicators(), controls=frame.X[keep],
+                            effect_names=names, control_names=frame.covariates,
+                            time_labels=frame.time_labels[periods])
         return _Fitted(design=design, panel=panel, fit=None)
 
     # -- checks ----------------------------------------------------------------------------------------
@@ -298,12 +299,13 @@ class EventStudy:
                                           self.control)
                 if not np.any(des.col_event >= 0):
                     continue
+                names = tuple(f"cell {k}" for k in range(des.n_columns))  # the cells can differ from the fit's
                 if des.keep.all():  # the same rows: only the effect columns' statistics are new
-                    prep = prepare(base_design.with_effects(des.dense()), self._spec, base)
+                    prep = prepare(base_design.with_effects(des.indicators(), names), self._spec, base)
                 else:
                     sub = np.flatnonzero(des.keep)
-                    prep = prepare(dataclasses.replace(base_design.subset(sub), effects=des.dense(),
-                                                       effect_names=()), self._spec)
+                    prep = prepare(dataclasses.replace(base_design.subset(sub), effects=des.indicators(),
+                                                       effect_names=names), self._spec)
             except (ValueError, DataError):  # not identified under this permutation
                 continue
             c = des.att_weights()[None, :]
