@@ -10,6 +10,7 @@ from .crosssection import AIPW, CEM, AIPWPriors, AIPWResult, CEMPriors, CEMResul
 from .errors import ConvergenceWarning, DataError, SpecError  # noqa: E402
 from .inference import Sampler  # noqa: E402
 from .iv import BayesianIV, IVPriors, IVResult  # noqa: E402
+from .mmm import MMM, BudgetAllocation, MMMPriors, MMMResult  # noqa: E402
 from .panel import EventStudy, EventStudyResult, PanelFE, PanelPriors, PanelResult  # noqa: E402
 from .result import CausalResult  # noqa: E402
 from .scm import SCM, CausalGraph, identify  # noqa: E402
@@ -43,4 +44,5 @@ __all__ += ["BayesianIV", "IVPriors", "IVResult"]
 __all__ += ["AIPW", "AIPWPriors", "AIPWResult", "CEM", "CEMPriors", "CEMResult"]
 __all__ += ["sensitivity", "e_value", "robustness", "bayesian_sensitivity", "BinaryConfounder", "PartialR2Confounder"]
 __all__ += ["EventStudy", "EventStudyResult", "PanelFE", "PanelPriors", "PanelResult"]
+__all__ += ["MMM", "MMMPriors", "MMMResult", "BudgetAllocation"]
 __version__ = "0.1.0"
