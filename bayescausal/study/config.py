@@ -344,7 +344,8 @@ class StudyConfig(_Model):
                              "(start >= 0)")
         names = [self.outcome.column] + [c.column for c in self.covariates]
         if len(set(names)) != len(names):
-            raise ValueError(f"feature columns must be distinct: {names} (give 'name' to tell two uses apart)")
+            raise ValueError(f"covariates: feature columns must be distinct: {names} (give 'name' to tell two uses "
+                             "apart)")
         return self
 
     # -- identity --------------------------------------------------------------------------------------------
@@ -370,13 +371,13 @@ def format_validation_error(err: ValidationError, where: str = "study") -> str:
     lines = []
     for e in err.errors():
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal["))))
-        path = _error_path(loc) or "(top level)"
+        path = _error_path(loc)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown field (check its spelling)"
         elif e["type"] == "missing":
             msg = "required field is missing"
-        lines.append(f"{path}: {msg}")
+        lines.append(f"{path}: {msg}" if path else msg)  # whole-config checks name their fields themselves
     return f"invalid {where} config:\n  " + "\n  ".join(lines)
 
 

@@ -26,7 +26,7 @@ def local_spark_session(app: str = "bayescausal-study"):
             raise SpecError("engine 'spark' needs PySpark: pip install 'bayescausal[spark]' (and Java 17+).") from None
         _LOCAL_SPARK = (SparkSession.builder.master("local[2]").appName(app)
                         .config("spark.ui.enabled", "false")
-                        .config("spark.sql.shuffle.partitions", "4")
+                        .config("spark.sql.shuffle.partitions", "2")
                         .config("spark.sql.session.timeZone", "UTC")
                         .config("spark.driver.memory", "2g")
                         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")

@@ -201,8 +201,20 @@ def exposures(eng: Engine, cfg: StudyConfig):
     tu = cfg.treatment.unit or cfg.unit
     tr = tr_tab.select(unit=_column(tr_tab, tu, "treatment.unit" if cfg.treatment.unit else "unit"),
                        exposure=_column(tr_tab, cfg.treatment.time, "treatment.time").cast("timestamp"))
-    stats = eng.execute(tr.aggregate(n=tr.count(), n_units=tr.unit.nunique(), n_null=tr.exposure.isnull().sum()))
-    n, n_units, n_null = (int(stats[c].fillna(0).iloc[0]) for c in ("n", "n_units", "n_null"))
+    all_units = pop.select(unit=pop[ucol]).distinct()
+    missing = tr.anti_join(all_units, "unit")
+    tr_in = tr.semi_join(units, "unit")
+    cpop = pop_f
+    ccond = filter_expr(pop, cfg.control.filter, "control.filter")
+    if ccond is not None:
+        cpop = pop_f.filter(ccond)
+    controls = cpop.select(unit=cpop[ucol]).distinct().anti_join(tr, "unit")
+    # every count the checks need in one query (each engine job costs seconds on Spark)
+    stats = eng.execute(tr.aggregate(n=tr.count(), n_units=tr.unit.nunique(), n_null=tr.exposure.isnull().sum(),
+                                     n_missing=missing.count().as_scalar(), n_in=tr_in.count().as_scalar(),
+                                     n_c=controls.count().as_scalar()))
+    n, n_units, n_null, n_missing, n_t, n_c = (int(stats[c].fillna(0).iloc[0]) for c in
+                                               ("n", "n_units", "n_null", "n_missing", "n_in", "n_c"))
     if n == 0:
         raise DataError(f"treatment.table: {cfg.treatment.table!r} has no rows: the treated cohort is empty.")
     if n_null:
@@ -212,23 +224,13 @@ def exposures(eng: Engine, cfg: StudyConfig):
         dup = eng.execute(tr.group_by("unit").aggregate(k=tr.count()).filter(lambda s: s.k > 1).limit(5))
         raise DataError(f"treatment.table: {n - n_units} duplicated unit row(s) in {cfg.treatment.table!r} "
                         f"(e.g. {dup['unit'].tolist()}): give one exposure time per unit (the first exposure).")
-    all_units = pop.select(unit=pop[ucol]).distinct()
-    missing = tr.anti_join(all_units, "unit")
-    n_missing = _count(eng, missing)
     if n_missing:
         ex = eng.execute(missing.select("unit").order_by("unit").limit(5))["unit"].tolist()
         raise DataError(f"treatment.table: {n_missing} treated unit(s) are not in the population table "
                         f"{cfg.population.table!r} (e.g. {ex}): add them to the population or drop them.")
-    tr_in = tr.semi_join(units, "unit")
-    if _count(eng, tr_in) == 0:
+    if n_t == 0:
         raise DataError("population.filter: no treated unit passes the population filter: the treated cohort is "
                         "empty.")
-    cpop = pop_f
-    ccond = filter_expr(pop, cfg.control.filter, "control.filter")
-    if ccond is not None:
-        cpop = pop_f.filter(ccond)
-    controls = cpop.select(unit=cpop[ucol]).distinct().anti_join(tr, "unit")
-    n_c = _count(eng, controls)
     if n_c == 0:
         raise DataError("control: the control cohort is empty: every unit of the population (after its and the "
                         "control's filters) is treated. Widen the population or the control filter.")
@@ -237,11 +239,9 @@ def exposures(eng: Engine, cfg: StudyConfig):
         ctrl = controls.mutate(exposure=ibis.literal(pd.Timestamp(cfg.control.date)).cast("timestamp"))
     elif rule == "median":
         times = tr_in.select("exposure").order_by("exposure")
-        n_t = _count(eng, tr_in)
         med = eng.execute(times.limit(1, offset=(n_t - 1) // 2))["exposure"].iloc[0]
         ctrl = controls.mutate(exposure=ibis.literal(pd.Timestamp(med)).cast("timestamp"))
     else:  # treated_times: control i (by unit id) gets the (i mod n_treated)-th earliest treated exposure time
-        n_t = _count(eng, tr_in)
         tt = tr_in.mutate(k=ibis.row_number().over(order_by=[tr_in.exposure, tr_in.unit])).select("k", "exposure")
         ci = controls.mutate(k=ibis.row_number().over(order_by=controls.unit) % n_t)
         ctrl = ci.join(tt, "k").select("unit", "exposure")
@@ -313,7 +313,11 @@ class ModellingTable:
 
     def fingerprint(self) -> str:
         """A content hash of the modelling table (engine-independent: rows sorted, values hashed by pandas)."""
-        h = pd.util.hash_pandas_object(self.frame.reset_index(drop=True), index=False).to_numpy()
+        frame = self.frame.reset_index(drop=False if self.kind == "series" else True)
+        for c in frame.columns:  # floats to 1e-6: engines sum in different orders (last-bit differences)
+            if pd.api.types.is_float_dtype(frame[c]):
+                frame[c] = frame[c].round(6)
+        h = pd.util.hash_pandas_object(frame, index=False).to_numpy()
         return hashlib.sha256(h.tobytes() + ",".join(map(str, self.frame.columns)).encode()).hexdigest()[:16]
 
 
