@@ -334,8 +334,8 @@ class MMM:
                                      coords={**base, "geo": geo_labels, "date": data.dates,
                                              "component": ["baseline", *chan]}, name="contribution")
         posterior = {k: v[:, :, 0] for k, v in samples.items()}
-        posterior.update(roas=roas.values, mroas=mroas.values)
-        dims = {"roas": ["channel"], "mroas": ["channel"], "outcome": ["geo", "date"]}
+        posterior.update(roas=roas.values, mroas=mroas.values, fitted=cd(der["mu"]))
+        dims = {"roas": ["channel"], "mroas": ["channel"], "outcome": ["geo", "date"], "fitted": ["geo", "date"]}
         for k in ("coef", "alpha", "weibull_shape", "weibull_scale", "hill_half", "hill_slope", "lam", "geo_sd"):
             if k in posterior:
                 dims[k] = ["channel"]
