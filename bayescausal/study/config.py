@@ -283,6 +283,19 @@ class Panel(_Model):
         return self
 
 
+class Weeks(_Model):
+    """The weeks of a marketing-mix study: ``start`` (the first week's first day) to ``end`` (exclusive)."""
+
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.end <= self.start:
+            raise ValueError("end is before start")
+        return self
+
+
 class StudyConfig(_Model):
     """One study. See ``bayescausal/datasets/data/study/study.yaml`` for a complete example."""
 
@@ -292,12 +305,13 @@ class StudyConfig(_Model):
     data: DataConfig
     catalogue: str | dict
     population: Population
-    treatment: Treatment
+    treatment: Treatment | None = None
     control: Control = Control()
     outcome: FeatureUse
     covariates: tuple[FeatureUse, ...] = ()
     instrument: str | None = None
     spend: tuple[str, ...] = ()
+    weeks: Weeks | None = None
     panel: Panel | None = None
     method: Literal[METHODS] = "auto"  # type: ignore[valid-type]
     sampler: SamplerConfig = SamplerConfig()
@@ -339,6 +353,11 @@ class StudyConfig(_Model):
     # -- windows against each other (the catalogue's defaults are applied in resolve_windows) --------------------
     @model_validator(mode="after")
     def _windows(self):
+        if self.spend:
+            if self.weeks is None:
+                raise ValueError("weeks: a marketing-spend study (spend: ...) needs weeks: {start: ..., end: ...}")
+        elif self.treatment is None:
+            raise ValueError("treatment: required field is missing (a treatment table or one date)")
         if self.outcome.window is not None and self.outcome.window.start < 0:
             raise ValueError("outcome.window starts before exposure: the outcome is measured from exposure on "
                              "(start >= 0)")

@@ -322,6 +322,8 @@ class ModellingTable:
 
 
 def design_kind(cfg: StudyConfig) -> str:
+    if cfg.spend:
+        return "marketing"
     if cfg.treatment.date is not None:
         return "series"
     if cfg.panel is not None:
@@ -333,8 +335,10 @@ def build(cfg: StudyConfig, cat: Catalogue, eng: Engine) -> ModellingTable:
     """Compile and run the study's pipeline on ``eng``; returns the modelling table."""
     start = time.perf_counter()
     outcome, covs = resolve_windows(cfg, cat)
-    expo = exposures(eng, cfg)
     kind = design_kind(cfg)
+    if kind == "marketing":
+        return _weekly(cfg, cat, eng, outcome, covs, start)
+    expo = exposures(eng, cfg)
     if kind == "series":
         return _series(cfg, cat, eng, expo, outcome, covs, start)
     if kind == "panel":
@@ -382,16 +386,23 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _daily(eng: Engine, cat: Catalogue, fw: FeatureWindow, units, lo, hi):
-    """Daily aggregate of a feature over ``units`` (an expression with ``unit``) for days in [lo, hi)."""
+def _daily(eng: Engine, cat: Catalogue, fw: FeatureWindow, units, lo, hi, bucket: str = "D"):
+    """Daily (``bucket="W"``: weekly, from ``lo``) aggregate of a feature over ``units`` (an expression with
+    ``unit``; None: every row of the table) for times in [lo, hi)."""
     import ibis
 
     ev = _events(eng, cat, fw.spec.table, [fw])
-    ev = ev.semi_join(units, "unit")
+    if units is not None:
+        ev = ev.semi_join(units, "unit")
     cond = (ev.t >= ibis.literal(lo).cast("timestamp")) & (ev.t < ibis.literal(hi).cast("timestamp"))
     if f"f_{fw.column}" in ev.columns:
         cond = cond & ev[f"f_{fw.column}"]
-    ev = ev.filter(cond).mutate(day=ev.t.truncate("D"))
+    ev = ev.filter(cond)
+    if bucket == "D":
+        ev = ev.mutate(day=ev.t.truncate("D"))
+    else:  # weeks counted from lo (engine-independent: no calendar-week convention involved)
+        ev = ev.mutate(day=((ev.t.epoch_seconds() - int(pd.Timestamp(lo).timestamp())) // (7 * 86400))
+                       .cast("int64"))
     if fw.spec.agg in ("count", "any"):
         agg = ev.unit.count()
     else:
@@ -439,6 +450,37 @@ def _series(cfg, cat, eng, expo, outcome, covs, start) -> ModellingTable:
     return ModellingTable("series", df, outcome, covs, eng.name, time.perf_counter() - start, n_t, n_c,
                           {"outcome": outcome.column, "controls": controls, "pre_period": pre, "post_period": post},
                           (date, date))
+
+
+def _weekly(cfg, cat, eng, outcome, covs, start) -> ModellingTable:
+    """A weekly table for a marketing mix model: the outcome feature summed over the population's units per week,
+    one column per spend feature (every row of its table) and the covariate features as weekly controls."""
+    _, pop_f, ucol = _units(eng, cfg)
+    units = pop_f.select(unit=pop_f[ucol]).distinct()
+    n_units = _count(eng, units)
+    if n_units == 0:
+        raise DataError("population.filter: no unit passes the population filter: the population is empty.")
+    lo, hi = pd.Timestamp(cfg.weeks.start), pd.Timestamp(cfg.weeks.end)
+    n_weeks = int(np.ceil((hi - lo).total_seconds() / (7 * 86400)))
+    hi = lo + pd.Timedelta(weeks=n_weeks)
+    weeks = pd.date_range(lo, periods=n_weeks, freq="7D")
+    cols = {}
+    spend = []
+    for i, name in enumerate(cfg.spend):
+        spec = cat.feature(name, f"spend[{i}]")
+        spend.append(FeatureWindow(name, name, spec, Window.of_seconds(0, 7 * 86400), "spend", f"spend[{i}]"))
+    for fw, who in [(outcome, units), *[(c, None) for c in spend], *[(c, units) for c in covs]]:
+        d = _normalise(eng.execute(_daily(eng, cat, fw, who, lo, hi, bucket="W")))
+        fill = 0.0 if fw.spec.agg in ZERO_WHEN_EMPTY else (fw.spec.fill if fw.spec.fill is not None else np.nan)
+        s = pd.Series(d["value"].to_numpy(float), index=d["day"].to_numpy(int))
+        cols[fw.column] = s.reindex(np.arange(n_weeks), fill_value=fill).to_numpy()
+    df = pd.DataFrame({"week": weeks, **cols})
+    bad = [c for c in cols if df[c].isna().any()]
+    if bad:
+        raise DataError(f"weekly feature(s) {bad} have weeks without rows and no 'fill' in the catalogue.")
+    return ModellingTable("marketing", df, outcome, covs, eng.name, time.perf_counter() - start, 0, 0,
+                          {"date": "week", "outcome": outcome.column, "channels": [c.column for c in spend],
+                           "controls": [c.column for c in covs]}, (lo, hi))
 
 
 def _panel(cfg, cat, eng, expo, outcome, start) -> ModellingTable:

@@ -86,7 +86,8 @@ def recommend(cfg: StudyConfig, table=None) -> Recommendation:
     if shape == "marketing":
         method = "mmm"
         reasons.append(f"the study names marketing spend channels ({', '.join(cfg.spend)}): spend varies over time "
-                       "with carry-over and saturation, which a marketing mix model describes")
+                       "with carry-over and saturation, which a marketing mix model describes; the data are one "
+                       "weekly series of the outcome and of each channel's spend")
         if not mmm_available():
             notes.append("bc.MMM is not available in this version of bayescausal (it is being written); the study "
                          "cannot be fitted until it is, or choose another method with 'method:'")

@@ -63,6 +63,19 @@ def timeline_figure(run):
     """Each feature's window as a bar around exposure (0): covariates before it, the outcome after it."""
     table = run.table
     fws = [table.outcome, *table.covariates]
+    if table.kind == "marketing":
+        with plt.rc_context(STYLE):
+            fig, ax = plt.subplots(figsize=(8.5, 2.4))
+            df = table.frame
+            for c in table.columns["channels"]:
+                ax.plot(df["week"], df[c], lw=1.2, label=c)
+            ax.set_ylabel("spend per week")
+            ax2 = ax.twinx()
+            ax2.plot(df["week"], df[table.outcome.column], color="#111827", lw=1.5, label=table.outcome.column)
+            ax2.set_ylabel(table.outcome.column)
+            ax.legend(loc="upper left", fontsize=7)
+            fig.tight_layout()
+        return fig
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(8.5, 0.6 + 0.45 * len(fws)))
         for i, fw in enumerate(reversed(fws)):
@@ -87,6 +100,12 @@ def timeline_figure(run):
 
 def _design_text(run) -> str:
     cfg, t = run.config, run.table
+    if t.kind == "marketing":
+        c = t.columns
+        return (f"One weekly series of {len(t.frame)} weeks from {cfg.weeks.start:%Y-%m-%d}: {t.outcome.column} "
+                f"summed over the population {cfg.population.table!r}, spend per channel ({', '.join(c['channels'])})"
+                f" summed over every row of its table" + (f", controls {', '.join(c['controls'])}" if c["controls"]
+                                                          else "") + ".")
     if t.kind == "series":
         c = t.columns
         return (f"One aggregate daily series: {t.outcome.column} summed over the treated cohort ({t.n_treated} "

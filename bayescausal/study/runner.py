@@ -107,6 +107,9 @@ def fit_method(method: str, cfg: StudyConfig, table: pipeline.ModellingTable, pr
     checks = False if cfg.checks == "none" else cfg.checks
     sampler = _sampler(cfg, progress)
     df, cols = table.frame, table.columns
+    if method != "mmm" and table.kind == "marketing":
+        raise SpecError(f"method: {method!r} does not fit a marketing-spend design (spend channels over weeks); "
+                        "use 'mmm' or 'auto'.")
     if method in ("cem", "aipw", "iv") and table.kind != "cross_section":
         raise SpecError(f"method: {method!r} needs a cross-section of units (a treatment table), but this study "
                         f"is a {table.kind.replace('_', '-')} design.")
@@ -140,8 +143,11 @@ def fit_method(method: str, cfg: StudyConfig, table: pipeline.ModellingTable, pr
         if not hasattr(bc, "MMM"):
             raise SpecError("method: the marketing mix model (bc.MMM) is not available in this version of "
                             "bayescausal; choose another method or wait for it.")
-        raise SpecError("method: 'mmm' is recommended for marketing-spend studies, but the study pipeline does not "
-                        "build MMM inputs yet; fit bc.MMM directly on the spend series.")
+        if table.kind != "marketing":
+            raise SpecError("method: 'mmm' needs a marketing-spend design ('spend' channels and 'weeks').")
+        return bc.MMM(channels=tuple(cols["channels"])).fit(df, date=cols["date"], outcome=cols["outcome"],
+                                                             controls=cols["controls"] or None, sampler=sampler,
+                                                             seed=cfg.seed, checks=checks)
     raise SpecError(f"method: unknown method {method!r}.")
 
 

@@ -41,9 +41,12 @@ def test_panel_fixed_effects(data_dir):
 def test_marketing_spend_mmm(data_dir):
     import bayescausal
 
-    r = recommend(load_study(config(data_dir, spend=["revenue_28d"])))
+    r = recommend(load_study(config(data_dir, spend=["revenue_28d"], weeks={"start": "2024-01-01",
+                                                                            "end": "2024-12-30"})))
     assert r.method == "mmm" and "marketing" in r.reasons[0]
-    if not hasattr(bayescausal, "MMM"):
+    if hasattr(bayescausal, "MMM"):
+        assert r.available and r.chosen == "mmm"
+    else:
         assert not r.available and "not available" in r.notes[0]
 
 
