@@ -46,3 +46,13 @@ __all__ += ["sensitivity", "e_value", "robustness", "bayesian_sensitivity", "Bin
 __all__ += ["EventStudy", "EventStudyResult", "PanelFE", "PanelPriors", "PanelResult"]
 __all__ += ["MMM", "MMMPriors", "MMMResult", "BudgetAllocation"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``bc.study`` loads on first use (configs, pipeline, registry), so ``import bayescausal`` never imports
+    Ibis, DuckDB, PySpark or pydantic."""
+    if name == "study":
+        import importlib
+
+        return importlib.import_module(".study", __name__)
+    raise AttributeError(f"module 'bayescausal' has no attribute {name!r}")
