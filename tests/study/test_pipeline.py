@@ -204,3 +204,33 @@ def test_load_study_resolves_relative_paths(tmp_path, data_dir):
     s = load_study(tmp_path / "study.yaml")
     assert s.data.sources["events"].path == str(tmp_path / "d" / "events.parquet")
     assert len(build_table(s).frame) == N_USERS
+
+
+def test_duckdb_file_with_existing_tables_and_csv(data_dir, tmp_path):
+    """Sources can be tables already in a DuckDB database file, or CSV files: the same table either way."""
+    import duckdb
+
+    db = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(db))
+    for name in ("users", "offers", "events"):
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{data_dir / (name + '.parquet')}')")
+    con.close()
+    cfg = config(data_dir)
+    cfg["data"] = {"engine": "duckdb", "database": str(db),
+                   "sources": {n: {"table": n} for n in ("users", "offers", "events")}}
+    from_db = build_table(cfg).frame
+    for name in ("users", "offers", "events"):
+        pd.read_parquet(data_dir / f"{name}.parquet").to_csv(tmp_path / f"{name}.csv", index=False)
+    cfg = config(data_dir)
+    cfg["data"]["sources"] = {n: str(tmp_path / f"{n}.csv") for n in ("users", "offers", "events")}
+    from_csv = build_table(cfg).frame
+    baseline = build_table(config(data_dir)).frame
+    pd.testing.assert_frame_equal(from_db, baseline)
+    pd.testing.assert_frame_equal(from_csv, baseline, check_exact=False, rtol=1e-12)
+
+
+def test_no_sql_text_from_configs(data_dir):
+    """A hostile value in a filter stays a literal: it matches nothing instead of running."""
+    cfg = config(data_dir, control={"filter": [{"column": "region", "op": "!=", "value": "x'; DROP TABLE users; --"}]})
+    t = build_table(cfg)
+    assert t.n_control == N_USERS - N_TREATED

@@ -142,3 +142,17 @@ def test_mmm_study_is_explained(data_dir, registry_path):
     with pytest.raises(SpecError, match="not available"):
         run_study(config(data_dir, spend=["revenue_28d"], weeks={"start": "2024-01-01", "end": "2024-12-30"}),
                   registry=registry_path)
+
+
+def test_import_stays_light_and_console_script_runs():
+    """`import bayescausal` loads no study dependency; the `bayescausal` command answers --help."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bayescausal; heavy = [m for m in sys.modules if m.split('.')[0] in "
+            "('ibis', 'pyspark', 'duckdb', 'pydantic', 'click', 'yaml', 'jinja2', 'sqlglot')]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"})
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+    res = CliRunner().invoke(cli, ["--help"])
+    assert res.exit_code == 0 and all(c in res.output for c in ("run", "recommend", "registry", "demo"))
