@@ -234,3 +234,22 @@ def test_no_sql_text_from_configs(data_dir):
     cfg = config(data_dir, control={"filter": [{"column": "region", "op": "!=", "value": "x'; DROP TABLE users; --"}]})
     t = build_table(cfg)
     assert t.n_control == N_USERS - N_TREATED
+
+
+def test_reserved_words_as_names_are_quoted(data_dir, tmp_path):
+    """Column and table names reach the engine as quoted identifiers: SQL keywords work as names."""
+    ev = pd.read_parquet(data_dir / "events.parquet").rename(columns={"amount": "select", "event_type": "order"})
+    _parquet(ev, tmp_path / "events.parquet")
+    cfg = config(data_dir, covariates=["sessions_7d"])
+    cfg["data"]["sources"]["events"] = str(tmp_path / "events.parquet")
+    cfg["data"]["sources"]["group"] = cfg["data"]["sources"].pop("users")
+    cfg["population"] = {"table": "group"}
+    cat = {"tables": {"events": {"unit": "user_id", "time": "ts"}},
+           "features": {"sessions_7d": {"table": "events", "filter": [{"column": "order", "value": "session"}],
+                                        "agg": "count", "window": "7d"},
+                        "revenue_28d": {"table": "events", "filter": [{"column": "order", "value": "purchase"}],
+                                        "column": "select", "agg": "sum", "window": "28d"}}}
+    cfg["catalogue"] = cat
+    t = build_table(cfg).frame
+    base = build_table(config(data_dir, covariates=["sessions_7d"])).frame
+    pd.testing.assert_frame_equal(t, base)

@@ -91,8 +91,10 @@ def test_location(monkeypatch, tmp_path):
 
 
 def test_killed_run_leaves_started_and_a_sound_file(data_dir, tmp_path):
-    """A real study run in a child process, killed (SIGKILL) once its `started` row is written (mid-pipeline or
-    mid-fit): the row stays, no end row, and the file passes SQLite's integrity check."""
+    """A real study run in a child process, killed (SIGKILL) while it samples (its progress bar says "fit"): the
+    `started` row stays, there is no end row, and the file passes SQLite's integrity check."""
+    import threading
+
     import yaml
 
     from .conftest import config
@@ -100,17 +102,24 @@ def test_killed_run_leaves_started_and_a_sound_file(data_dir, tmp_path):
     cfg = config(data_dir, sampler={"draws": 20000, "warmup": 1000, "chains": 2})
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(cfg))
     reg_path = tmp_path / "reg.sqlite"
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "CI": "1"}
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env.update(JAX_PLATFORMS="cpu", BAYESCAUSAL_COMPILATION_CACHE="0")
     child = subprocess.Popen([sys.executable, "-m", "bayescausal.cli", "run", str(tmp_path / "study.yaml"),
-                              "--registry", str(reg_path), "--no-progress"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              "--registry", str(reg_path), "--progress"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    fitting = threading.Event()
+
+    def watch():
+        seen = b""
+        for chunk in iter(lambda: child.stderr.read1(4096), b""):
+            seen = (seen + chunk)[-4096:]
+            if b"fit cem" in seen:
+                fitting.set()
+
+    threading.Thread(target=watch, daemon=True).start()
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if reg_path.exists() and Registry(reg_path).events():
-                break
-            time.sleep(0.2)
-        time.sleep(1.0)  # well inside the run: pipeline or sampler
+        assert fitting.wait(120), "the run never reached the fit"
+        time.sleep(0.5)
         assert child.poll() is None, "the run ended before it could be killed"
         os.kill(child.pid, signal.SIGKILL)
         child.wait(30)
