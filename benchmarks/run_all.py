@@ -6,7 +6,8 @@
    benchmarks/requirements-peers-lock.txt when missing and BENCH_PEERS=1, since it is a 3 GB install);
 4. recovery of synthetic control, the SCM speed benchmark (with DoWhy's gcm as the peer when .venv-bench has
    it), the IV speed and recovery benchmarks (CausalPy's IV is not run here: 13 minutes; see
-   benchmarks/peers/causalpy_iv.py);
+   benchmarks/peers/causalpy_iv.py), the panel speed benchmark (PanelFE and EventStudy at 1M units x 20
+   periods, pyfixest beside them) and EventStudy's recovery over simulated staggered designs;
 5. agreement with the same model written in PyMC, and other slow tests (pytest -m slow).
 Results land in benchmarks/results/; benchmarks/README.md holds the table and the machine.
 """
@@ -48,6 +49,11 @@ def main() -> int:
     status |= run([PY, "benchmarks/speed_scm.py"] + ([] if bench_venv.exists() else ["--no-peer"]))
     status |= run([PY, "benchmarks/speed_iv.py"])
     status |= run([PY, "benchmarks/recovery_iv.py"])
+    # panels: PanelFE and EventStudy at 1M units x 20 periods beside pyfixest (needs ~8 GB free), and EventStudy's
+    # recovery over simulated staggered designs (coverage of the ATT, the pooled TWFE coefficient beside it)
+    status |= run([PY, "benchmarks/speed_panel.py", "--models", "fixed,hierarchical,event"]
+                  + ([] if bench_venv.exists() else ["--no-peer"]))
+    status |= run([PY, "benchmarks/recovery_panel.py"])
     status |= run([PY, "benchmarks/agreement_pymc.py"])
     status |= run([PY, "-m", "pytest", "-q", "-m", "slow", "-p", "no:cacheprovider"])
     return status

@@ -41,6 +41,7 @@ class PanelFrame:
     time_name: str
     treatment_name: str | None
     covariates: tuple
+    singletons: tuple = ()  # labels of units with a single row, dropped (fixed unit effects only)
 
     @property
     def n_units(self) -> int:
@@ -139,6 +140,13 @@ def prepare_panel(df: pd.DataFrame, unit: str, time: str, outcome: str, treatmen
     treatment that is not 0/1, has no variation, or (``absorbing=True``) switches off after it switched on;
     fewer than ``min_periods`` periods; a covariate that is constant overall, or (``fixed_units=True``) constant
     within every unit (the unit fixed effects absorb it).
+
+    Units with a single row (``fixed_units=True``): such a row is absorbed by its own unit effect, so it adds
+    nothing to the within estimator (nor to the error variance: one row and one unit effect). Keeping it would
+    change no estimate but would let the posterior predictive check count rows that predict themselves, so these
+    units are dropped with a ``UserWarning`` naming how many (pyfixest drops them by default too) and listed in
+    ``PanelFrame.singletons``; the estimators state it in ``info`` and the report. Under hierarchical unit effects
+    they inform the between-unit part and are kept.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, not {type(df).__name__}.")
@@ -171,23 +179,21 @@ def prepare_panel(df: pd.DataFrame, unit: str, time: str, outcome: str, treatmen
             examples = list(dict.fromkeys(d[not01].tolist()))[:SHOW]
             raise DataError(f"treatment column {treatment!r} must be 0/1 (treated in that period or not); it has "
                             f"values {examples} at {_rows(index, not01)}.")
-    unit_code, unit_labels = pd.factorize(u, sort=True)
-    time_code, time_labels = pd.factorize(t, sort=True)
-    unit_code = unit_code.astype(np.int64)
-    time_code = time_code.astype(np.int64)
+    unit_code, unit_labels, time_code, time_labels, order = _codes(u, t, index, unit, time)
+    frame_order = order
+    singletons = ()
+    if fixed_units:
+        single = np.bincount(unit_code, minlength=len(unit_labels)) == 1
+        if single.any() and not single.all():
+            singletons = tuple(unit_labels[single].tolist())
+            _warn_singletons(singletons, unit)
+            kept = np.flatnonzero(~single[unit_code])
+            u, t, index = u.iloc[kept], t.iloc[kept], index[kept]
+            y, X = y[kept], X[kept]
+            d = None if d is None else d[kept]
+            unit_code, unit_labels, time_code, time_labels, order = _codes(u, t, index, unit, time)
+            frame_order = kept[order]  # positions in the caller's frame
     n_times = len(time_labels)
-    key = unit_code * n_times + time_code
-    order = np.argsort(key, kind="stable")
-    key_sorted = key[order]
-    repeated = np.flatnonzero(key_sorted[1:] == key_sorted[:-1])
-    if repeated.size:
-        dup_rows = np.zeros(len(df), bool)
-        dup_rows[order[repeated]] = True
-        dup_rows[order[repeated + 1]] = True
-        pairs = [(unit_labels[unit_code[order[i]]], time_labels[time_code[order[i]]]) for i in repeated[:SHOW]]
-        raise DataError(f"{repeated.size} duplicate (unit, time) row{'s' if repeated.size > 1 else ''}: "
-                        f"({unit!r}, {time!r}) = {pairs} appear more than once ({_rows(index, dup_rows)}). Keep one "
-                        "row per unit and period (aggregate or drop the duplicates).")
     if n_times < min_periods:
         raise DataError(f"time column {time!r} has {n_times} distinct period{'s' if n_times != 1 else ''}; a panel "
                         f"needs at least {min_periods}.")
@@ -209,14 +215,52 @@ def prepare_panel(df: pd.DataFrame, unit: str, time: str, outcome: str, treatmen
             switch = np.flatnonzero((d_s[1:] < d_s[:-1]) & (unit_s[1:] == unit_s[:-1]))
             if switch.size:
                 units = list(dict.fromkeys(unit_labels[unit_s[switch]].tolist()))
+                off = np.zeros(len(index), bool)
+                off[order[switch + 1]] = True  # the first untreated row after a treated one, in the caller's rows
                 raise DataError(f"treatment column {treatment!r} switches off (1 then 0) in unit"
                                 f"{'s' if len(units) > 1 else ''} {units[:SHOW]}"
-                                f"{f' and {len(units) - SHOW} more' if len(units) > SHOW else ''}: this design "
-                                "assumes treatment stays on once adopted (staggered adoption). Fix the column, or "
-                                "allow it with absorbing=False.")
-    return PanelFrame(y=y_s, unit=unit_s, time=time_s, X=X_s, treatment=d_s, adoption=adoption, order=order,
+                                f"{f' and {len(units) - SHOW} more' if len(units) > SHOW else ''} (at "
+                                f"{_rows(index, off)}): this design assumes treatment stays on once adopted "
+                                "(staggered adoption). Fix the column, or allow it with absorbing=False.")
+    return PanelFrame(y=y_s, unit=unit_s, time=time_s, X=X_s, treatment=d_s, adoption=adoption, order=frame_order,
                       unit_labels=pd.Index(unit_labels), time_labels=pd.Index(time_labels), outcome=outcome,
-                      unit_name=unit, time_name=time, treatment_name=treatment, covariates=covs)
+                      unit_name=unit, time_name=time, treatment_name=treatment, covariates=covs,
+                      singletons=singletons)
+
+
+def _codes(u: pd.Series, t: pd.Series, index: pd.Index, unit: str, time: str):
+    """Integer unit and period codes (sorted labels), and the positions that sort the rows by (unit, period);
+    DataError naming the rows of duplicate (unit, period) pairs."""
+    unit_code, unit_labels = pd.factorize(u, sort=True)
+    time_code, time_labels = pd.factorize(t, sort=True)
+    unit_code = unit_code.astype(np.int64)
+    time_code = time_code.astype(np.int64)
+    key = unit_code * len(time_labels) + time_code
+    order = np.argsort(key, kind="stable")
+    key_sorted = key[order]
+    repeated = np.flatnonzero(key_sorted[1:] == key_sorted[:-1])
+    if repeated.size:
+        dup_rows = np.zeros(len(u), bool)
+        dup_rows[order[repeated]] = True
+        dup_rows[order[repeated + 1]] = True
+        pairs = [(unit_labels[unit_code[order[i]]], time_labels[time_code[order[i]]]) for i in repeated[:SHOW]]
+        raise DataError(f"{repeated.size} duplicate (unit, time) row{'s' if repeated.size > 1 else ''}: "
+                        f"({unit!r}, {time!r}) = {pairs} appear more than once ({_rows(index, dup_rows)}). Keep one "
+                        "row per unit and period (aggregate or drop the duplicates).")
+    return unit_code, unit_labels, time_code, time_labels, order
+
+
+def _warn_singletons(labels: tuple, unit: str) -> None:
+    """UserWarning: units with a single row are dropped (fixed unit effects only; see ``prepare_panel``)."""
+    import warnings
+
+    shown = list(labels[:SHOW])
+    more = f" and {len(labels) - SHOW} more" if len(labels) > SHOW else ""
+    warnings.warn(f"{len(labels)} unit{'s' if len(labels) > 1 else ''} of {unit!r} "
+                  f"{'have' if len(labels) > 1 else 'has'} a single row ({shown}{more}): with fixed unit effects "
+                  "such a row only fixes its own unit effect and carries no information about the effect, the "
+                  "covariates or the periods, so it is dropped (as pyfixest does); the estimates are those with it.",
+                  UserWarning, stacklevel=4)
 
 
 def _adoption(d: np.ndarray, unit: np.ndarray, time: np.ndarray, starts: np.ndarray, n_units: int) -> np.ndarray:

@@ -265,11 +265,24 @@ def two_way_demean(values: np.ndarray, unit_codes: np.ndarray, time_codes: np.nd
     return v[:, 0] if squeeze else v
 
 
-def two_way_ols(y: np.ndarray, Z: np.ndarray, unit_codes: np.ndarray, time_codes: np.ndarray) -> np.ndarray:
-    """OLS coefficients of ``Z``'s columns in ``y ~ unit effects + period effects + Z`` (the within estimator)."""
-    Z = np.asarray(Z, float).reshape(len(y), -1)
-    both = two_way_demean(np.column_stack([y, Z]), unit_codes, time_codes)
-    coef, *_ = np.linalg.lstsq(both[:, 1:], both[:, 0], rcond=None)
+def two_way_ols(y: np.ndarray, Z, unit_codes: np.ndarray, time_codes: np.ndarray) -> np.ndarray:
+    """OLS coefficients of ``Z``'s columns in ``y ~ unit effects + period effects + Z`` (the within estimator).
+
+    ``Z``: an (N, k) array or a sequence of k columns. With ``M`` the two-way demeaning (a projection), the normal
+    equations are ``Z'MZ b = Z'My``; each column is demeaned in turn and met with the raw columns, so only one
+    demeaned column is held at a time (at 20M rows a demeaned copy of seven columns would be 1.1 GB)."""
+    y = np.asarray(y, float)
+    if isinstance(Z, np.ndarray):
+        cols = list(np.asarray(Z, float).reshape(len(y), -1).T)
+    else:
+        cols = [np.asarray(c, float) for c in Z]
+    k = len(cols)
+    A, b = np.zeros((k, k)), np.zeros(k)
+    for j, z in enumerate(cols):
+        zt = two_way_demean(z, unit_codes, time_codes)
+        A[:, j] = [c @ zt for c in cols]
+        b[j] = y @ zt
+    coef, *_ = np.linalg.lstsq((A + A.T) / 2, b, rcond=None)
     return coef
 
 

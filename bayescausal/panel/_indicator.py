@@ -99,9 +99,8 @@ def indicator_within(C: Indicators, unit: np.ndarray, time: np.ndarray, n_times:
     col = C.column[on]
     counts = C.unit_counts(unit, presence.shape[0])
     CC = np.diag(np.bincount(col, minlength=K).astype(float)) - np.asarray((counts.T @ means).toarray())
-    R_on = R_tilde[on]
-    CR = np.column_stack([np.bincount(col, weights=R_on[:, j], minlength=K) for j in range(R_tilde.shape[1])]) \
-        if R_tilde.shape[1] else np.zeros((K, 0))
+    CR = np.column_stack([np.bincount(col, weights=R_tilde[on, j], minlength=K) for j in range(R_tilde.shape[1])]) \
+        if R_tilde.shape[1] else np.zeros((K, 0))  # one column of the rows at a time
     cells_by_time = np.bincount(col * T + np.asarray(time)[on], minlength=K * T).reshape(K, T).astype(float)
     Ce = cells_by_time - np.asarray((means.T @ presence).toarray())
     return CC, CR, Ce

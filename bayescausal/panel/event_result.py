@@ -12,6 +12,7 @@ import xarray as xr
 from ..report import plots
 from ..report.text import checks_sentences, fmt
 from ..result import CausalResult, interval, summarise_draws
+from .result import singleton_sentence
 
 ATT_ROW = "average effect on the treated"
 
@@ -149,7 +150,10 @@ class EventStudyResult(CausalResult):
             shown = ", ".join(map(str, self.dropped_periods[:5])) + (" ..." if len(self.dropped_periods) > 5 else "")
             parts.append(f"{len(self.dropped_periods)} period{'s' if len(self.dropped_periods) > 1 else ''} left out "
                          f"(no comparison unit untreated then: {shown})")
-        return ("Design: " + "; ".join(parts) + ".") if parts else ""
+        out = ("Design: " + "; ".join(parts) + ".") if parts else ""
+        if self.info.get("singleton_units_dropped"):
+            out = (out + " " + singleton_sentence(self.info["singleton_units_dropped"])).strip()
+        return out
 
     def report(self) -> str:
         """Failed checks first (the pre-trend check leads the list), then the average effect, the dynamics, the

@@ -117,7 +117,9 @@ class EventStudy:
     pretrend_tolerance : the tolerance of the reported probability that every lead is within +-tolerance, in
         outcome units; default the larger of 20% of the absolute average effect and its posterior sd.
 
-    Event time counts the distinct periods in the data, so every period should appear in at least one row.
+    Event time counts the distinct periods in the data, so every period should appear in at least one row. Under
+    fixed unit effects, units with a single row are dropped with a UserWarning (they carry no information about
+    the cells); ``info["singleton_units_dropped"]`` and the report give how many.
     """
 
     leads: int = 4
@@ -182,8 +184,7 @@ class EventStudy:
             raise DataError(f"no treated unit-period of {treatment!r} has a comparison: check the treatment column, "
                             "or use control='notyet'.")
         main.fit = fit_panel_design(main.panel, self._spec, sampler, seed)
-        twfe = float(_event.two_way_ols(frame.y, np.column_stack([frame.treatment, frame.X]), frame.unit,
-                                        frame.time)[0])
+        twfe = float(_event.two_way_ols(frame.y, [frame.treatment, *frame.X.T], frame.unit, frame.time)[0])
 
         pred_rows = predictive_rows(main.fit, seed)
         y_rep = posterior_predictive(main.fit, pred_rows, PREDICTIVE_DRAWS, seed)
@@ -211,12 +212,12 @@ class EventStudy:
             raise DataError(f"the event study of {frame.treatment_name!r} cannot be identified ({what}): {err}. "
                             f"Check the {frame.unit_name!r} and {frame.time_name!r} columns, or use fewer "
                             "leads/lags.") from err
-        keep = rows[design.keep]
-        _, unit_codes = np.unique(frame.unit[keep], return_inverse=True)
-        _, time_codes = np.unique(frame.time[keep], return_inverse=True)
+        everything = rows.size == frame.y.size and bool(design.keep.all())  # no copies of the rows then
+        keep = slice(None) if everything else rows[design.keep]
+        unit_codes, _ = _dense_codes(frame.unit[keep], frame.n_units)
+        time_codes, periods = _dense_codes(frame.time[keep], frame.n_times)
         names = tuple(f"cohort {frame.time_labels[g]}, event time {e}" for g, e in zip(design.col_cohort,
                                                                                      design.col_event, strict=True))
-        periods = np.unique(frame.time[keep])
         panel = PanelDesign(y=frame.y[keep], unit=unit_codes, time=time_codes, n_units=int(unit_codes.max()) + 1,
                             n_times=periods.size, effects=design.indicators(), controls=frame.X[keep],
                             effect_names=names, control_names=frame.covariates,
@@ -377,6 +378,8 @@ class EventStudy:
                 "time_effects": str(self.time_effects), "errors": self.errors, "cells": des.n_columns,
                 "rows": int(main.panel.y.size), "units": int(main.panel.n_units),
                 "periods": int(main.panel.n_times), "twfe": twfe}
+        if frame.singletons:
+            info["singleton_units_dropped"] = len(frame.singletons)
         if des.comparison_cohort != _event.NEVER:
             info["comparison_cohort"] = str(frame.time_labels[des.comparison_cohort])
         info.update({k: v for k, v in (fit.info or {}).items() if k in ("seconds", "kernel")})
@@ -413,6 +416,15 @@ def conditional_effects(preps, phi: dict, plain: bool = False, contrasts: np.nda
         mean[b] = C @ m[prep.layout["effects"]] * prep.y_sd
         sd[b] = np.sqrt(np.sum(V**2, axis=0)) * prep.y_sd
     return mean, sd
+
+
+def _dense_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes ``0..n-1`` renumbered densely over those present (order kept), and the original codes present: one
+    pass, no sort (``np.unique`` sorted 20M rows twice per design). Returns ``codes`` itself when all are present."""
+    present = np.bincount(codes, minlength=n) > 0
+    if present.all():
+        return codes, np.arange(n)
+    return (np.cumsum(present) - 1)[codes], np.flatnonzero(present)
 
 
 def _scales(fit) -> dict:

@@ -74,6 +74,10 @@ class PanelFE:
         inference (which move and permute adoption dates) do not run.
     placebo_shifts : placebo adoption dates, 1 to this many periods before each treated unit's real one.
     permutations : permutations of the randomization inference.
+
+    Units with a single row are dropped under fixed unit effects, with a UserWarning naming how many, and the
+    count is in ``info["singleton_units_dropped"]`` and the report: their one row only fixes their own unit effect
+    and adds nothing to the within estimator (see :func:`~bayescausal.panel._data.prepare_panel`).
     """
 
     unit_effects: str = "fixed"
@@ -282,6 +286,8 @@ class PanelFE:
                 "chains": sampler.chains, "draws": sampler.draws, "warmup": fit.info["warmup"], "seed": seed,
                 "seconds": fit.info["seconds"], "rows": len(frame.y), "units": frame.n_units,
                 "periods": frame.n_times}
+        if frame.singletons:
+            info["singleton_units_dropped"] = len(frame.singletons)
         estimand = (f"effect of {effect_name} on {frame.outcome} (one coefficient for every treated unit-period, "
                     f"unit and time effects removed)" if has_t else
                     f"effect of a unit of {effect_name} on {frame.outcome} (unit and time effects removed)")

@@ -69,6 +69,8 @@ class PanelResult(CausalResult):
                  f"{'balanced' if self.balanced else 'unbalanced'})")
         out = [f"Model: {self.spec}; {shape}. Unit and time effects are integrated out analytically and the fit "
                "works from sufficient statistics."]
+        out += [singleton_sentence(self.info.get("singleton_units_dropped", 0))] \
+            if self.info.get("singleton_units_dropped") else []
         table = self.summary()
         parts = []
         for name in ("sigma", "sd_unit", "sd_time", "rho"):
@@ -122,3 +124,9 @@ class PanelResult(CausalResult):
         if self.placebos is not None:
             tables["Placebo adoption dates (pre-period only)"] = self.placebos
         return tables
+
+
+def singleton_sentence(n: int) -> str:
+    """The report's note on units with a single row, dropped under fixed unit effects (``_data.prepare_panel``)."""
+    return (f"{n:,} unit{'s' if n > 1 else ''} with a single row {'were' if n > 1 else 'was'} dropped: with fixed "
+            "unit effects such a row only fixes its own unit effect and carries no information about the effect.")

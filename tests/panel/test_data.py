@@ -106,3 +106,19 @@ def test_too_few_periods_and_missing_columns():
         prepare_panel(frame(), "unit", "year", "sales")
     with pytest.raises(SpecError, match="given two roles"):
         prepare_panel(frame(), "unit", "year", "y", "d", ["y"])
+
+
+def test_single_row_units_are_dropped_under_fixed_effects_only():
+    import warnings
+
+    df = frame(n=6)
+    df = pd.concat([df[df.unit != "u4"], df[df.unit == "u4"].iloc[[0]]])
+    with pytest.warns(UserWarning, match=r"1 unit of 'unit' has a single row \(\['u4'\]\)"):
+        p = prepare_panel(df, "unit", "year", "y", "d", ["x"])
+    assert p.singletons == ("u4",) and list(p.unit_labels) == ["u0", "u1", "u2", "u3", "u5"]
+    assert len(p.y) == len(df) - 1 and p.adoption.tolist() == [2, 3, -1, -1, -1]
+    np.testing.assert_array_equal(df["y"].to_numpy()[p.order], p.y)  # order: positions in the caller's frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # hierarchical unit effects use the unit's row: kept, no warning
+        q = prepare_panel(df, "unit", "year", "y", "d", ["x"], fixed_units=False)
+    assert q.singletons == () and "u4" in list(q.unit_labels) and len(q.y) == len(df)

@@ -92,8 +92,36 @@ def test_pretrend_check_fails_on_a_real_pretrend():
     assert pre.passed is False and not res.trustworthy
     assert res.report().startswith("Warning: the pre-trends")
     assert res.pretrend["statistic"] > res.pretrend["threshold"]
+    # a drift of 0.3 a period before adoption: the probability that every lead is within the tolerance is small
+    # (0.04 here, against 0.985 without the drift), the joint test's p-value tiny
+    assert res.pretrend["p_within"] < 0.15 and res.pretrend["p_value"] < 1e-3
     # the fake adoption dates in the pre-period find the drift as an "effect" too
     assert next(c for c in res.checks if c.name == "placebo adoption dates").passed is False
+
+
+def test_pretrend_table_without_a_pretrend(staggered):
+    """``pretrend``: with no pre-trend the posterior probability that every lead is within the tolerance is near 1
+    (0.985 here; its Monte Carlo se is about 0.005) and the joint test's p-value is not small."""
+    _, res = staggered
+    pre = res.pretrend
+    assert pre["df"] == 2 and pre["p_value"] > 0.05 and pre["p_within"] > 0.9
+    assert 0 < pre["tolerance"] and np.isclose(pre["tolerance"], max(0.2 * abs(float(res.effect.mean())),
+                                                                      float(res.effect.values.std(ddof=1))))
+
+
+@pytest.mark.slow
+def test_pretrend_table_with_a_planted_lead():
+    """An effect of 1 (about five posterior sds of a lead) planted at event time -2: the lead is recovered and the
+    probability that every lead is within the tolerance is near 0."""
+    study = simulate_staggered_panel(seed=11, **DESIGN)
+    df = study.data.copy()
+    first = df[df["treated"] == 1].groupby("unit")["period"].min()
+    df.loc[(df["period"] - df["unit"].map(first)) == -2, "y"] += 1.0  # never-treated units: NaN, not moved
+    planted = EventStudy(leads=3, lags=3).fit(df, study.unit, study.time, study.outcome, study.treatment,
+                                              list(study.covariates), seed=1, checks=False, sampler=SAMPLER)
+    lead = planted.dynamic.sel(event_time=-2).values.ravel()
+    assert abs(lead.mean() - 1.0) < 3.5 * lead.std()
+    assert planted.pretrend["p_within"] < 0.05 and planted.pretrend["p_value"] < 1e-3
 
 
 def test_flat_priors_give_the_interaction_weighted_least_squares_estimate():

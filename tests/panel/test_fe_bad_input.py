@@ -2,6 +2,7 @@
 
 import numpy as np
 import numpyro.distributions as dist
+import pandas as pd
 import pytest
 
 from bayescausal.errors import DataError, SpecError
@@ -83,3 +84,39 @@ def test_an_infinite_outcome_is_a_data_error_naming_the_row():
     df.loc[df.index[3], "sales"] = np.inf
     with pytest.raises(DataError, match="outcome column 'sales' is NaN or infinite at row 3"):
         PanelFE().fit(df, "store", "week", "sales", "promo", checks=False)
+
+
+def _bad(case: str):
+    """A small panel with caller row labels 'r0', 'r1', ... and one bad input planted; the labels of the rows the
+    error must name."""
+    df = simulate_panel(n=12, T=5, seed=0)
+    df.index = [f"r{i}" for i in range(len(df))]
+    if case == "duplicate (unit, time) rows":
+        df = pd.concat([df, df.loc[["r7"]]])
+        return df, ["'r7'"], "duplicate"
+    if case == "treatment switching off":
+        treated = df.groupby("store")["promo"].transform("max") == 1
+        unit = df.loc[treated & (df["promo"] == 0), "store"].iloc[0]  # a treated unit, adopting after week 0
+        rows = df.index[(df["store"] == unit)]
+        df.loc[rows, "promo"] = [0.0, 0.0, 1.0, 0.0, 1.0]  # on in week 2, off in week 3
+        return df, [repr(rows[3])], "switches off"
+    if case == "NaN unit":
+        df["store"] = df["store"].astype(float)
+        df.loc[["r3", "r9"], "store"] = np.nan
+        return df, ["'r3'", "'r9'"], "unit column 'store' is missing"
+    df["week"] = df["week"].map(lambda w: f"week {w}" if w == 4 else f"2024-01-0{w + 1}")
+    return df, [repr(r) for r in df.index[df["week"] == "week 4"][:5]], "does not parse"
+
+
+@pytest.mark.parametrize("case", ["duplicate (unit, time) rows", "treatment switching off", "NaN unit",
+                                  "unparseable time"])
+@pytest.mark.parametrize("estimator", ["PanelFE", "EventStudy"])
+def test_each_bad_input_is_a_data_error_naming_the_rows(case, estimator):
+    from bayescausal.panel import EventStudy
+
+    df, rows, match = _bad(case)
+    est = PanelFE() if estimator == "PanelFE" else EventStudy(leads=2, lags=1)
+    with pytest.raises(DataError, match=match) as err:
+        est.fit(df, "store", "week", "sales", "promo", checks=False)
+    for row in rows:
+        assert f"{row}" in str(err.value), str(err.value)

@@ -97,3 +97,45 @@ def test_hierarchical_units_with_mundlak_recover_the_unit_sd_and_the_within_coef
     sd_unit = res.scales["sd_unit"].ravel()
     assert np.quantile(sd_unit, 0.005) < truth < np.quantile(sd_unit, 0.995)
     assert res.trustworthy, res.report()
+
+
+FLAT = {"effect": None, "coefficient": None}
+
+
+def test_no_time_effects_posterior_mean_is_the_within_estimator_without_period_effects():
+    """time_effects=None: the one-way (unit) within estimator, which differs here from the two-way one because
+    adoption is staggered and the periods have effects of their own."""
+    from linearmodels import PanelOLS
+
+    df = simulate_panel(n=120, T=8, drop=0.15, seed=4)
+    df["sales"] += 0.3 * df["week"]  # a trend: later periods, with more treated units, are higher
+    res = PanelFE(time_effects=None, priors=FLAT, sampler=SAMPLER).fit(
+        df, "store", "week", "sales", "promo", ["x0", "x1"], seed=0, checks=False)
+    idx = df.set_index(["store", "week"])
+    one_way = PanelOLS(idx["sales"], idx[["promo", "x0", "x1"]], entity_effects=True).fit()
+    two_way = PanelOLS(idx["sales"], idx[["promo", "x0", "x1"]], entity_effects=True, time_effects=True).fit()
+    est, se = float(one_way.params["promo"]), float(one_way.std_errors["promo"])
+    assert abs(float(two_way.params["promo"]) - est) > 0.5 * se  # the two estimators are told apart here
+    assert abs(res.effect_mean - est) < 0.01 * se
+    assert res.time_effects is None and "no time effects" in res.spec
+    draws = res.effect.values
+    assert abs(draws.mean() - est) < 3.5 * draws.std() / np.sqrt(float(az.ess(draws)))
+
+
+def test_single_row_units_are_dropped_with_a_warning_and_change_nothing():
+    """A unit with one row only fixes its own effect: dropped (with a warning, in info and the report), and the
+    estimate is still the within estimator of the data that had it."""
+    from linearmodels import PanelOLS
+
+    df = simulate_panel(n=120, T=8, seed=5)
+    lone = df[df["store"] >= 110].groupby("store").head(1)  # ten units reduced to one row each
+    df = pd.concat([df[df["store"] < 110], lone])
+    with pytest.warns(UserWarning, match=r"10 units of 'store' have a single row \(\[110, 111, 112, 113, 114\] "
+                                         r"and 5 more\)"):
+        res = PanelFE(priors=FLAT, sampler=SAMPLER).fit(df, "store", "week", "sales", "promo", ["x0", "x1"], seed=0,
+                                                       checks=False)
+    assert res.info["singleton_units_dropped"] == 10 and res.n_units == 110 and res.n_rows == len(df) - 10
+    assert "10 units with a single row were dropped" in res.report()
+    idx = df.set_index(["store", "week"])
+    ols = PanelOLS(idx["sales"], idx[["promo", "x0", "x1"]], entity_effects=True, time_effects=True).fit()
+    assert abs(res.effect_mean - float(ols.params["promo"])) < 0.01 * float(ols.std_errors["promo"])
