@@ -44,6 +44,24 @@ class MMMStudy:
     controls: tuple[str, ...] = ("price",)
     geo: str | None = None
     l_max: int = 8
+    adstock: str = "geometric"
+    saturation: str = "logistic"
+
+    def true_lift(self, channel: str, start, end, spend_delta: float, geo: str | None = None) -> float:
+        """The true change in the outcome summed over the weeks ``[start, end]`` when ``channel``'s spend changes by
+        ``spend_delta`` per week in those weeks (what an ideal lift test measures), in ``geo`` if given."""
+        g = 0 if geo is None else int(geo.split("_")[-1])
+        rows = self.data if self.geo is None else self.data[self.data[self.geo] == f"geo_{g}"]
+        dates = pd.DatetimeIndex(rows[self.date])
+        inside = (dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))
+        spend = rows[list(self.channels)].to_numpy(float)
+        changed = spend.copy()
+        changed[inside, self.channels.index(channel)] += spend_delta
+        par = {k: (v[g] if k in ("spend_mean", "beta") else v) for k, v in self.params.items()
+               if k in ("spend_mean", "beta", "alpha", "shape", "scale", "lam", "half", "slope")}
+        diff = (_contributions(changed[None], par, self.adstock, self.saturation, self.l_max)
+                - _contributions(spend[None], par, self.adstock, self.saturation, self.l_max))[0]
+        return float(diff[inside].sum())
 
 
 def _contributions(spend, params, adstock, saturation, l_max):
@@ -135,4 +153,5 @@ def simulate_mmm(n_weeks: int = 104, n_channels: int = 4, geos: int | None = Non
                       name="mroas")
     contributions = pd.DataFrame(contrib.reshape(G * n_weeks, C), columns=list(names), index=df.index)
     return MMMStudy(df, roas, mroas, contributions, base.reshape(-1), params, names,
-                    geo="geo" if geos else None, l_max=l_max)
+                    geo="geo" if geos else None, l_max=l_max, adstock=adstock,
+                    saturation=saturation)

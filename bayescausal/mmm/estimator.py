@@ -29,7 +29,7 @@ from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
 from ..result import interval
 from . import _math
 from ._data import MMMData, prepare, prepare_lift_tests
-from .model import MMMInputs, ModelSpec, lift_means, mmm_model
+from .model import MMMInputs, ModelSpec, lift_means, media_coefficients, mmm_model
 from .posterior import flatten_member, predictive, summaries
 from .priors import MMMPriors
 from .result import MMMResult
@@ -244,7 +244,8 @@ class MMM:
         # the time slice runs the main fit's compiled program (same shapes and iterations, two chains); the placebo
         # channel has one more channel, so its own program, with fewer draws
         same = dataclasses.replace(sampler, chains=min(sampler.chains, 2))
-        chk = dataclasses.replace(same, draws=CHECK_DRAWS, warmup=CHECK_DRAWS)
+        chk = dataclasses.replace(same, draws=min(CHECK_DRAWS, sampler.draws),
+                                  warmup=min(CHECK_DRAWS, sampler.warmup_or(NUTS_WARMUP)))
         results = []
         # time slice
         mask = np.ones((1, G, T))
@@ -334,9 +335,12 @@ class MMM:
                                      coords={**base, "geo": geo_labels, "date": data.dates,
                                              "component": ["baseline", *chan]}, name="contribution")
         posterior = {k: v[:, :, 0] for k, v in samples.items()}
+        if "media_effect" in posterior:
+            posterior["coef"] = cd(np.asarray(media_coefficients(params, spec)[0]))
         posterior.update(roas=roas.values, mroas=mroas.values, fitted=cd(der["mu"]))
         dims = {"roas": ["channel"], "mroas": ["channel"], "outcome": ["geo", "date"], "fitted": ["geo", "date"]}
-        for k in ("coef", "alpha", "weibull_shape", "weibull_scale", "hill_half", "hill_slope", "lam", "geo_sd"):
+        for k in ("coef", "media_effect", "alpha", "weibull_shape", "weibull_scale", "hill_half", "hill_slope", "lam",
+                  "geo_sd"):
             if k in posterior:
                 dims[k] = ["channel"]
         if "roas" in samples:  # the sampled ROAS (ROAS parameterisation) is the same quantity as the derived one

@@ -15,8 +15,9 @@ solves for ``beta_bc`` given the saturated series (Jin et al. 2017 discuss prior
 uses the same idea): the ROAS of channel ``c`` is ``sum_gt beta_bgc s_c(a_bgtc) u_g / sum_gt x_bgtc v_gc``, with
 ``u_g`` and ``v_gc`` the outcome and spend units of the data, so a prior on the ROAS is a prior on ``beta``.
 
-The last ``n_placebo`` channels are placebo channels: a signed coefficient (prior ``MMMPriors.placebo``), so
-that a channel without effect can get an interval that covers zero.
+NUTS samples the contribution at the mean spend ``beta_c s_c(1)`` in place of ``beta_c`` (``media_prior``
+keeps the prior on ``beta_c``). The last ``n_placebo`` channels are placebo channels: a signed coefficient
+(prior ``MMMPriors.placebo``), so that a channel without effect can get an interval that covers zero.
 
 Lift tests (experiments) add, for test ``j`` on channel ``c_j`` in geo ``g_j`` with spend change series
 ``d_j`` over the window ``W_j``:
@@ -99,15 +100,61 @@ def sample_params(inp: MMMInputs, spec: ModelSpec) -> dict:
         out["hill_slope"] = _sample("hill_slope", p.hill_slope, (B, C))
     else:
         out["lam"] = _sample("lam", p.logistic_lam, (B, C))
-    media = "roas" if spec.parameterisation == "roas" else "coef"
-    out[media] = _sample(media, getattr(p, media), (B, Cm))
+    if spec.parameterisation == "roas":
+        out["roas"] = _sample("roas", p.roas, (B, Cm))
+    else:  # sampled as the effect at the mean spend; the prior on the coefficient enters in ``media_prior``
+        out["media_effect"] = numpyro.sample("media_effect", dist.ImproperUniform(
+            dist.constraints.positive, (), event_shape=(B, Cm)))
     if spec.n_placebo:
-        out["placebo_coef"] = _sample("placebo_coef", p.placebo, (B, spec.n_placebo))
+        out["placebo_effect"] = numpyro.sample("placebo_effect", dist.ImproperUniform(
+            dist.constraints.real, (), event_shape=(B, spec.n_placebo)))
     if spec.geo:
         out["geo_sd"] = _sample("geo_sd", p.geo_sd, (B, C))
         out["geo_z"] = _sample("geo_z", dist.Normal(0.0, 1.0), (B, G, C))
     out["sigma"] = _sample("sigma", p.sigma, (B,))
     return out
+
+
+def saturation_at_mean(params: dict, spec: ModelSpec) -> jnp.ndarray:
+    """Each channel's saturation at its mean spend (adstocked spend 1 on the model's scale): ``(B, C)``."""
+    ref = params["lam"] if spec.saturation == "logistic" else params["hill_half"]
+    return saturate(jnp.ones_like(ref), params, spec)
+
+
+def media_coefficients(params: dict, spec: ModelSpec) -> jnp.ndarray | None:
+    """The media coefficients ``beta`` ``(B, C')`` from the sampled effects at the mean spend (None under the ROAS
+    parameterisation, whose coefficients depend on the data; see :func:`components`)."""
+    s1 = saturation_at_mean(params, spec)
+    Cm = s1.shape[-1] - spec.n_placebo
+    parts = []
+    if "media_effect" in params:
+        parts.append(params["media_effect"] / s1[:, :Cm])
+    elif "coef" in params:
+        parts.append(params["coef"])
+    if spec.n_placebo:
+        parts.append(params["placebo_effect"] / s1[:, Cm:])
+    return parts
+
+
+def media_prior(params: dict, spec: ModelSpec) -> jnp.ndarray:
+    """Log prior of the media coefficients in the sampled coordinates.
+
+    NUTS samples ``e_c = beta_c s_c(1)``, the contribution at the channel's mean spend, which the data pin down,
+    instead of ``beta_c``: with ``beta_c`` itself the posterior has a curved ridge (``beta s(a)`` is nearly
+    ``beta lam a / 2`` for a weakly saturated logistic channel, so only the product is identified) that
+    NUTS crosses with divergences. The model is unchanged: the density of ``(e, theta)`` is
+    ``p(beta = e / s(1)) p(theta) / s(1)`` (the Jacobian of ``beta -> e`` at fixed ``theta``).
+    """
+    s1 = saturation_at_mean(params, spec)
+    Cm = s1.shape[-1] - spec.n_placebo
+    total = 0.0
+    if "media_effect" in params:
+        beta = params["media_effect"] / s1[:, :Cm]
+        total = total + jnp.sum(spec.priors.coef.log_prob(beta) - jnp.log(s1[:, :Cm]))
+    if spec.n_placebo:
+        beta = params["placebo_effect"] / s1[:, Cm:]
+        total = total + jnp.sum(spec.priors.placebo.log_prob(beta) - jnp.log(s1[:, Cm:]))
+    return total
 
 
 def lag_weights(params: dict, spec: ModelSpec) -> jnp.ndarray:
@@ -147,15 +194,13 @@ def components(params: dict, inp: MMMInputs, spec: ModelSpec) -> dict:
     else:
         mult = jnp.ones((1, G, x.shape[-1]))
     Cm = x.shape[-1] - spec.n_placebo
+    coefs = media_coefficients(params, spec)
     if spec.parameterisation == "roas":
         spend = jnp.sum(inp.spend_unit[..., :Cm] * x[..., :Cm].sum(axis=2), axis=1)  # (B, C)
         resp = jnp.sum(mult[..., :Cm] * inp.outcome_unit[..., None] * sat[..., :Cm].sum(axis=2), axis=1)
-        base_coef = params["roas"] * spend / resp
-    else:
-        base_coef = params["coef"]
-    if spec.n_placebo:
-        base_coef = jnp.concatenate([jnp.broadcast_to(base_coef, params["placebo_coef"].shape[:1]
-                                                      + base_coef.shape[1:]), params["placebo_coef"]], axis=-1)
+        coefs = [params["roas"] * spend / resp] + coefs
+    base_coef = coefs[0] if len(coefs) == 1 else jnp.concatenate(
+        [jnp.broadcast_to(c, (max(a.shape[0] for a in coefs),) + c.shape[1:]) for c in coefs], axis=-1)
     beta = base_coef[:, None, :] * mult  # (B, G, C)
     contrib = beta[:, :, None, :] * sat
     baseline = params["intercept"][..., None]
@@ -184,6 +229,7 @@ def lift_means(params: dict, parts: dict, inp: MMMInputs, spec: ModelSpec) -> jn
 def mmm_model(inp: MMMInputs, spec: ModelSpec):
     """The NumPyro model: priors, the masked Gaussian likelihood of the outcome and the lift-test terms."""
     params = sample_params(inp, spec)
+    numpyro.factor("media_prior", media_prior(params, spec))
     parts = components(params, inp, spec)
     sigma = params["sigma"][:, None, None]
     ll = dist.Normal(parts["mu"], sigma).log_prob(inp.y)

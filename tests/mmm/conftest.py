@@ -5,7 +5,7 @@ import pytest
 import bayescausal as bc
 from bayescausal.datasets.mmm import simulate_mmm
 
-SMOKE = bc.Sampler(chains=2, draws=300, warmup=300, progress=False)
+SMOKE = bc.Sampler(chains=2, draws=250, warmup=250, progress=False)
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,8 @@ def test_bounds_bind_and_regret_is_positive_under_uncertainty():
     current = np.array([1.5, 1.5])
     out = optimize(resp, current, current, ("c0", "c1"), 12.0, 4, None, "mean", 0.1)
     t = out.table
-    assert np.all(t["optimal_weekly"] >= t["low_weekly"] - 1e-9) and np.all(t["optimal_weekly"] <= t["high_weekly"] + 1e-9)
+    assert np.all(t["optimal_weekly"] >= t["low_weekly"] - 1e-9)
+    assert np.all(t["optimal_weekly"] <= t["high_weekly"] + 1e-9)
     assert t["optimal_weekly"].sum() == pytest.approx(3.0, rel=1e-8)
     assert out.expected_regret > 0 and np.all(out.regret_draws >= 0)
     assert out.outcome.mean() >= out.outcome_current_mix.mean() - 1e-9
