@@ -16,15 +16,19 @@ from .config import DataConfig
 _LOCAL_SPARK = None
 
 
-def local_spark_session(app: str = "bayescausal-study"):
-    """One local Spark session per process (``local[2]``), made on first use."""
+def local_spark_session(app: str = "bayescausal-study", conf: dict | None = None):
+    """One local Spark session per process (``local[2]``), made on first use; ``conf``: extra settings for that
+    first use (tests turn code generation off: it costs more than it saves on tiny tables)."""
     global _LOCAL_SPARK
     if _LOCAL_SPARK is None:
         try:
             from pyspark.sql import SparkSession
         except ImportError:
             raise SpecError("engine 'spark' needs PySpark: pip install 'bayescausal[spark]' (and Java 17+).") from None
-        _LOCAL_SPARK = (SparkSession.builder.master("local[2]").appName(app)
+        builder = SparkSession.builder
+        for key, value in (conf or {}).items():
+            builder = builder.config(key, value)
+        _LOCAL_SPARK = (builder.master("local[2]").appName(app)
                         .config("spark.ui.enabled", "false")
                         .config("spark.sql.shuffle.partitions", "2")
                         .config("spark.sql.session.timeZone", "UTC")

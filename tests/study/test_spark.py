@@ -37,6 +37,7 @@ def test_spark_table_equals_duckdb_and_has_no_leakage(spark, poisoned_dir):
     assert (spk.frame["revenue_28d"] - clean["revenue_28d"]).round(6).eq(3e6).all()
 
 
+@pytest.mark.slow
 def test_spark_series_equals_duckdb(spark, data_dir):
     cfg = config(data_dir, treatment={"date": "2024-04-01"}, covariates=["sessions_7d"])
     duck = build_table(cfg).frame
