@@ -121,6 +121,7 @@ def test_trimming_says_what_it_removed():
     assert lo < 2.0 < hi  # the effect is 2 for every unit, so also in the overlap population
 
 
+@pytest.mark.slow  # default-suite time budget (CI): run by make bench
 def test_null_effect_passes_a_a_placebo(study):
     """The pre-treatment outcome as the outcome: the treatment has no effect on it by construction."""
     res = AIPW(outcome_model="spline", propensity_model="spline").fit(

@@ -85,6 +85,7 @@ def test_overidentification_passes_with_valid_instruments(strong_fit):
     assert "cannot be tested" in just.report()
 
 
+@pytest.mark.slow  # default-suite time budget (CI): run by make bench
 def test_exclusion_sensitivity_widens_monotonically(strong_fit):
     _, res = strong_fit
     table = res.exclusion_sensitivity([0.0, 0.1, 0.3], seed=5)

@@ -68,6 +68,7 @@ def test_two_treatments_result_contract(two_fit, tmp_path):
     assert set(placebos["treatment"]) == {"x0", "x1"} and placebos["flagged_weak"].all()
 
 
+@pytest.mark.slow  # default-suite time budget (CI): run by make bench
 def test_two_treatments_exclusion_sensitivity(two_fit):
     _, res = two_fit
     table = res.exclusion_sensitivity([0.0, 0.3], seed=5)
@@ -131,6 +132,7 @@ def test_one_treatment_without_its_own_instrument_variation():
     assert int(res.idata.sample_stats["diverging"].sum()) == 0
 
 
+@pytest.mark.slow  # default-suite time budget (CI): run by make bench
 def test_two_treatments_student_t():
     df = simulate_iv2(n=500, k=3, seed=16)
     rng = np.random.default_rng(0)

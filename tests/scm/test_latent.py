@@ -206,6 +206,7 @@ def test_latent_node_cannot_be_treatment_or_outcome(frontdoor_fit):
         frontdoor_fit.effect("x", "u")
 
 
+@pytest.mark.slow  # default-suite time budget (CI): run by make bench
 def test_instrument_graph_recovers_the_coefficient_in_one_block_run():
     g = bc.CausalGraph(INSTRUMENT, latent="u")
     fit = bc.SCM(g).fit(instrument_data(), sampler=SAMPLER, seed=0, blocks="node", checks="fast")

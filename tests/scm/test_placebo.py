@@ -33,6 +33,7 @@ def test_placebo_fails_when_the_graph_misses_a_confounding_edge():
     assert not fitted.effect("x", "b").trustworthy
 
 
+@pytest.mark.slow  # default-suite time budget (CI): run by make bench
 @pytest.mark.filterwarnings("ignore::bayescausal.ConvergenceWarning")
 def test_placebo_permutes_the_treatment_when_every_node_reaches_the_outcome():
     rng = np.random.default_rng(3)

@@ -141,6 +141,7 @@ def test_failed_check_comes_first_in_report(fitted):
     assert "Spurious effects on donor_01." in text.split("\n\n")[0]
 
 
+@pytest.mark.slow  # default-suite time budget (CI): run by make bench
 def test_same_seed_same_numbers_and_no_checks(study):
     # the fixture's model and sampler, so the compiled program is reused
     est = bc.SyntheticControl(study.pre_period, study.post_period)
