@@ -54,6 +54,9 @@ def main() -> int:
     status |= run([PY, "benchmarks/speed_panel.py", "--models", "fixed,hierarchical,event"]
                   + ([] if bench_venv.exists() else ["--no-peer"]))
     status |= run([PY, "benchmarks/recovery_panel.py"])
+    # study pipeline: the modelling table from 100M generated events on DuckDB (needs ~1.5 GB disk, 6 GB RAM; the
+    # files are deleted afterwards) and Spark against DuckDB on a slice
+    status |= run([PY, "benchmarks/study/scale_events.py", "all"])
     status |= run([PY, "benchmarks/agreement_pymc.py"])
     status |= run([PY, "-m", "pytest", "-q", "-m", "slow", "-p", "no:cacheprovider"])
     return status
