@@ -54,6 +54,10 @@ def main() -> int:
     status |= run([PY, "benchmarks/speed_panel.py", "--models", "fixed,hierarchical,event"]
                   + ([] if bench_venv.exists() else ["--no-peer"]))
     status |= run([PY, "benchmarks/recovery_panel.py"])
+    # marketing mix model: recovery of ROAS and contributions over 100 simulated datasets (placebo-channel
+    # false-positive rate), and speed against PyMC-Marketing (numpyro sampler) when .venv-bench has it
+    status |= run([PY, "benchmarks/recovery_mmm.py", "--datasets", "100"])
+    status |= run([PY, "benchmarks/speed_mmm.py"])
     # study pipeline: the modelling table from 100M generated events on DuckDB (needs ~1.5 GB disk, 6 GB RAM; the
     # files are deleted afterwards) and Spark against DuckDB on a slice
     status |= run([PY, "benchmarks/study/scale_events.py", "all"])
