@@ -219,8 +219,8 @@ def lift_means(params: dict, parts: dict, inp: MMMInputs, spec: ModelSpec) -> jn
     ch, geo = inp.lift_channel, inp.lift_geo
     w = parts["weights"][:, :, ch]  # (B, Lmax, L)
     a_delta = _math.adstock(inp.lift_delta.T, w)  # (B, T, L)
-    a_base = jnp.moveaxis(parts["adstock"][:, geo, :, ch], 1, 2)  # (B, L, T) -> (B, T, L)
-    a_base = jnp.broadcast_to(a_base, a_delta.shape)
+    # two index arrays around a slice: the indexed axis comes first, (L, B, T) -> (B, T, L)
+    a_base = jnp.transpose(parts["adstock"][:, geo, :, ch], (1, 2, 0))
     diff = saturate(a_base + a_delta, params, spec, ch) - saturate(a_base, params, spec, ch)
     beta = parts["beta"][:, geo, ch]  # (B, L)
     return beta * jnp.sum(diff * inp.lift_window.T[None], axis=1)
