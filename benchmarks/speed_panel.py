@@ -116,8 +116,18 @@ def event_peer_worker(folder: str) -> None:
         if name.startswith("C(cell") or name.startswith("cell"):
             cells[int(float(name.replace("]", "").split("::")[-1].split("T.")[-1]))] = float(value)
     print(json.dumps({"tool": f"pyfixest {pf.__version__} feols (saturated cells)", "wall_s": round(wall, 2),
-                      "cells": cells, "rows": len(df),
-                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+                      "cells": cells, "rows": len(df), "peak_rss_mb": own_peak_rss_mb(),
+                      "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+
+
+def own_peak_rss_mb() -> float:
+    """This process's own peak resident memory (VmHWM, reset at exec; ``ru_maxrss`` also counts what a child
+    inherited from its parent), MB."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
 
 
 def run_peer(df, columns=("unit", "time", "y", "d", *COVARIATES), flag="--peer-worker") -> dict | None:
@@ -244,9 +254,11 @@ def run_event(a) -> dict:
            "peak_rss_mb": peak, "truth": TRUE_EFFECT, "twfe": round(res.twfe, 5),
            **effect_fields(res.effect.values), "checks_verdicts": {c.name: c.verdict for c in res.checks},
            "peer": None, **stamp()}
-    del res
+    same = a.event_peer_units >= a.units  # the comparison runs on the whole data: reuse the fit above
+    if not same:
+        del res
     if not a.no_peer:
-        sub = df[df["unit"] < a.event_peer_units].reset_index(drop=True)
+        sub = df if same else df[df["unit"] < a.event_peer_units].reset_index(drop=True)
         del df
         frame = prepare_panel(sub, "unit", "time", "y", "d", COVARIATES)
         item = est._build(frame, frame.adoption, frame.time >= 0, est.lags, "fit")  # what fit builds
@@ -256,10 +268,10 @@ def run_event(a) -> dict:
                                 **{c: frame.X[:, j] for j, c in enumerate(COVARIATES)}})
         peer = run_peer(peer_df, columns=("unit", "time", "y", "cell", *COVARIATES), flag="--event-peer-worker")
         t0 = time.perf_counter()
-        res_sub = est.fit(sub, "unit", "time", "y", "d", COVARIATES, seed=a.seed, checks=False)
-        wall_sub = time.perf_counter() - t0
-        if peer:
-            coef = np.array([peer["cells"].get(k, np.nan) for k in range(item.design.n_columns)])
+        res_sub = res if same else est.fit(sub, "unit", "time", "y", "d", COVARIATES, seed=a.seed, checks=False)
+        wall_sub = wall if same else time.perf_counter() - t0
+        if peer:  # JSON keys are strings
+            coef = np.array([peer["cells"].get(str(k), np.nan) for k in range(item.design.n_columns)])
             peer_att = float(item.design.att_weights() @ coef)
             ours_cells = res_sub.idata.posterior["cell_effects"].values.reshape(-1, item.design.n_columns).mean(0)
             ours_att = float(res_sub.effect.values.mean())
