@@ -137,11 +137,21 @@ def strata_data(stratum: np.ndarray, t: np.ndarray, y: np.ndarray, n_strata: int
     """Sufficient statistics of the strata with both groups (None when there is none): the model's inputs for one
     data set, with the strata's estimand weights, propensity score and indices."""
     n_t, n_c = cm.group_counts(stratum, t, n_strata)
+    if not cm.kept_strata(n_t, n_c).any():
+        return None
+    stats = (cm.gaussian_stats if family == "gaussian" else cm.binomial_stats)(stratum, t, y, n_strata)
+    return data_from_stats(stats, estimand)
+
+
+def data_from_stats(stats: dict, estimand: str) -> dict | None:
+    """The model's data set from per-stratum statistics of every stratum (:func:`~._cem_math.gaussian_stats` or
+    :func:`~._cem_math.binomial_stats`, however computed: from rows, or in a database by ``CEM.fit_strata``): the
+    strata with both groups, their estimand weights, propensity score and indices; None when no stratum has both."""
+    n_t, n_c = np.asarray(stats["n_t"]), np.asarray(stats["n_c"])
     keep = cm.kept_strata(n_t, n_c)
     if not keep.any():
         return None
-    stats = (cm.gaussian_stats if family == "gaussian" else cm.binomial_stats)(stratum, t, y, n_strata)
-    out = {k: v[keep] for k, v in stats.items()}
+    out = {k: np.asarray(v)[keep] for k, v in stats.items()}
     out["weight"] = cm.estimand_weights(n_t[keep], n_c[keep], estimand)
     out["score"] = cm.propensity_score(n_t[keep], n_c[keep], out["weight"])
     out["index"] = np.flatnonzero(keep)

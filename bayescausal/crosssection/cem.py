@@ -40,15 +40,16 @@ from ..checks import (
 from ..checks.base import CheckResult
 from ..errors import DataError, SpecError
 from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
-from ..sensitivity import outcome_sentence
+from ..sensitivity import outcome_sentence, sensitivity_sentence
 from ..sensitivity.figure import regression_benchmarks
 from . import _cem_math as cm
 from ._balance import SMD_THRESHOLD
-from ._cem_strata import effect_draws, predictive, stack, strata_data
+from ._cem_strata import data_from_stats, effect_draws, predictive, stack, strata_data
 from ._data import UnitTable, negative_control_column, prepare_units
 from .cem_match import Matching, _normalise_coarsening, balance_table, match
 from .cem_model import CEMPriors, bernoulli_model, gaussian_model
 from .cem_result import CEMResult, refit_table
+from .cem_strata_table import prepare_strata, standardised_stats
 
 NUTS_WARMUP = 1000
 REFIT_DRAWS = 500  # draws (and at most this many warm-up steps) per chain for the batched refits
@@ -83,6 +84,16 @@ def _outcome(name: str, y: np.ndarray, family: str) -> _Outcome:
         raise DataError(f"outcome column {name!r} is constant ({y[0]!r} in every row): there is nothing to compare.")
     mean = float(y.mean())
     return _Outcome(name, (y - mean) / sd, family, mean, sd)
+
+
+@dataclass
+class _Names:
+    """What a result says about its data: the outcome's, treatment's and covariates' names and the number of rows."""
+
+    outcome: str
+    treatment: str
+    covariates: tuple
+    rows: int
 
 
 # -- the estimator ----------------------------------------------------------------------------------------------
@@ -194,6 +205,87 @@ class CEM:
                              "seconds_aggregation": round(aggregation_seconds, 2), "seconds": round(fit_seconds, 2),
                              "seconds_checks": round(check_seconds, 2)})
 
+    def fit_strata(self, strata, keys, outcome: str = "outcome", treatment: str = "treatment",
+                   estimand: str = "ATT", sampler: Sampler | None = None, seed: int = 0, checks="full",
+                   covariates=None) -> CEMResult:
+        """The same analysis as :meth:`fit` from stratum statistics instead of unit rows.
+
+        ``strata``: one row per stratum (every cell of the coarsened covariates that holds units, kept or not), with
+        the ``keys`` columns naming its bin on each covariate and the columns of
+        :mod:`~bayescausal.crosssection.cem_strata_table`: ``n_treated``, ``n_control``, ``sum_treated``,
+        ``sum_control`` and, for a numeric outcome, ``sumsq_*`` or ``ss_*``. The strata are taken as given, so
+        ``coarsening`` does not apply (coarsen where the statistics are computed). ``outcome``, ``treatment``,
+        ``covariates`` (default: the keys): names for the report. The outcome model, the estimand, the strata's
+        weights and the posterior are those of :meth:`fit` on rows with the same strata (the model sees the same
+        sufficient statistics).
+
+        Checks: convergence, posterior predictive (on the strata's differences in means) and overlap run as in
+        :meth:`fit`. Balance, the A/A placebos and randomization inference need unit rows (covariate values, and
+        outcomes to split or permute within strata) and are reported as not run (``passed=None``), so
+        ``trustworthy`` is False; fit the rows with :meth:`fit` for a verdict."""
+        level = normalise_level(checks)
+        sampler = nuts_sampler(sampler, "CEM")
+        if estimand not in cm.ESTIMANDS:
+            raise SpecError(f"estimand={estimand!r}: use 'ATT' (effect on the treated), 'ATC' (on the controls) or "
+                            "'ATE' (on all matched units).")
+        start = time.perf_counter()
+        st = prepare_strata(strata, keys)
+        binary = st.binary_outcome
+        if self.family == "bernoulli" and not binary:
+            raise DataError("family='bernoulli' needs a 0/1 outcome, but the strata's sums (and squares) are not "
+                            "those of 0/1 values; use family='gaussian'.")
+        family = self.family if self.family != "auto" else ("bernoulli" if binary else "gaussian")
+        stats, mean, sd = standardised_stats(st, family, outcome)
+        out = _Outcome(outcome, np.empty(0), family, mean, sd)
+        kept = cm.kept_strata(st.n_t, st.n_c)
+        if not kept.any():
+            raise DataError(f"no overlap at all: none of the {st.n_strata:,} strata holds both treated and control "
+                            "units, so no unit can be matched. Coarsen more (fewer bins) or drop covariates.")
+        w_t, w_c = cm.cem_weights(st.n_t, st.n_c, kept, estimand)
+        m = Matching(st.columns, st.codes, np.arange(st.n_strata), np.arange(st.n_strata),
+                     st.n_t.astype(np.int64), st.n_c.astype(np.int64), kept, w_t, w_c, np.empty(0), float("nan"),
+                     float("nan"), time.perf_counter() - start)
+        main = data_from_stats(stats, estimand)
+        start = time.perf_counter()
+        inputs, post = stack([main], family)
+        draws = self._sample(family, inputs, sampler, seed)
+        eff_std, s_mean, s_sd = effect_draws(family, inputs, post, draws.samples, np.random.default_rng(seed + 1))
+        effect_values = eff_std[..., 0] * out.scale
+        fit_seconds = time.perf_counter() - start
+
+        start = time.perf_counter()
+        n_pp = int(min(PREDICTIVE_DRAWS, max(20, PREDICTIVE_ELEMENTS // len(main["weight"]))))
+        rep_c, rep_t = predictive(family, main, draws.samples, np.random.default_rng(seed + 2), n_pp)
+        why = "not run: fitted from stratum statistics (fit_strata), and this check needs unit rows"
+        check_list: list[CheckResult] = []
+        if level in ("full", "fast"):
+            check_list += [convergence_check(self._convergence_draws(draws.samples, effect_values),
+                                             draws.sample_stats.get("diverging")),
+                           _predictive_check(main, rep_c, rep_t),
+                           self._overlap_check(m, None, estimand),
+                           CheckResult("balance", None, None, None,
+                                       f"{why} (each covariate's values, to weigh them with the CEM weights)")]
+        if level == "full":
+            check_list += [CheckResult("placebo (A/A)", None, None, None,
+                                       f"{why} (the matched controls' outcomes, to split them into fake groups)"),
+                           CheckResult("randomization inference", None, None, None,
+                                       f"{why} (the outcomes, to permute the treatment within strata)")]
+        check_seconds = time.perf_counter() - start
+        names = _Names(outcome, treatment, tuple(covariates) if covariates is not None else tuple(
+            c.name for c in st.columns), st.rows)
+        if family == "bernoulli":
+            base = float(st.sum_c.sum() / st.n_c.sum())
+            text = sensitivity_sentence(effect_values, "difference", baseline=base) if 0.0 < base < 1.0 else ""
+        else:
+            text = sensitivity_sentence(effect_values, "difference", sd=sd * np.sqrt(st.rows / max(st.rows - 1, 1)))
+        return self._assemble(names, out, m, main, draws, effect_values, eff_std[..., 0], s_mean[0], s_sd[0],
+                              rep_c, rep_t, None, check_list, {}, estimand, family, sampler, seed,
+                              {"input": "stratum statistics (fit_strata)", "seconds_matching": round(m.seconds, 2),
+                               "seconds": round(fit_seconds, 2), "seconds_checks": round(check_seconds, 2)},
+                              imbalance=None,
+                              unit_fields={"weights": None, "stratum": None, "sensitivity_text": text,
+                                           "confounding_benchmarks": None})
+
     # -- pieces of fit ------------------------------------------------------------------------------------------
     def _family(self, units: UnitTable) -> str:
         binary = units.binary_outcome
@@ -234,7 +326,7 @@ class CEM:
         out["effect"] = effect_values
         return out
 
-    def _overlap_check(self, m: Matching, units: UnitTable, estimand: str) -> CheckResult:
+    def _overlap_check(self, m: Matching, units: UnitTable | None, estimand: str) -> CheckResult:
         group = {"ATT": "treated units", "ATC": "controls", "ATE": "units"}[estimand]
         n_t, n_c, kept = m.n_t, m.n_c, m.kept
         total = {"ATT": n_t.sum(), "ATC": n_c.sum(), "ATE": n_t.sum() + n_c.sum()}[estimand]
@@ -308,6 +400,23 @@ class CEM:
     # -- the result ---------------------------------------------------------------------------------------------
     def _result(self, units, out, m: Matching, main, draws, effect_values, eff_std, s_mean, s_sd, rep_c, rep_t,
                 balance, check_list, refits, estimand, family, sampler, seed, timing) -> CEMResult:
+        return self._assemble(
+            _Names(units.outcome, units.treatment, units.covariate_names, units.n), out, m, main, draws,
+            effect_values, eff_std, s_mean, s_sd, rep_c, rep_t, balance, check_list, refits, estimand, family,
+            sampler, seed, timing,
+            imbalance=pd.DataFrame({"L1": [m.l1_before, m.l1_after]},
+                                   index=pd.Index(["before matching", "after matching (CEM weights)"], name="sample")),
+            unit_fields={"weights": pd.Series(m.unit_w, index=units.index, name="cem_weight"),
+                         "stratum": pd.Series(m.stratum, index=units.index, name="stratum"),
+                         "sensitivity_text": outcome_sentence(effect_values, units.y, control=units.t == 0),
+                         "confounding_benchmarks": regression_benchmarks(units.y, units.t, units.covariates,
+                                                                         treatment=units.treatment)})
+
+    def _assemble(self, names: _Names, out, m: Matching, main, draws, effect_values, eff_std, s_mean, s_sd, rep_c,
+                  rep_t, balance, check_list, refits, estimand, family, sampler, seed, timing, imbalance,
+                  unit_fields: dict) -> CEMResult:
+        """The CEMResult of a fit from rows (``fit``) or from stratum statistics (``fit_strata``): ``unit_fields``
+        holds what only rows give (unit weights and strata, the E-value sentence, the regression benchmarks)."""
         chains, n_draws = effect_values.shape
         base = {"chain": np.arange(chains), "draw": np.arange(n_draws)}
         effect = xr.DataArray(effect_values, dims=("chain", "draw"), coords=base, name="effect")
@@ -317,8 +426,6 @@ class CEM:
                                    "bins": [c.cardinality for c in m.columns],
                                    "cutpoints or groups": [c.describe() for c in m.columns]},
                                   index=pd.Index([c.name for c in m.columns], name="covariate"))
-        imbalance = pd.DataFrame({"L1": [m.l1_before, m.l1_after]},
-                                 index=pd.Index(["before matching", "after matching (CEM weights)"], name="sample"))
         idata = self._idata(draws, effect_values, eff_std, main, rep_c, rep_t, out, family)
         perm = refits.get("permutations")
         p_value = float("nan")
@@ -328,23 +435,19 @@ class CEM:
             p_value = permutation_p_value(float(effect_values.mean()), perm["effect_mean"].to_numpy())
         nc_table = refits.get("negative_control")
         group = {"ATT": "treated", "ATC": "controls", "ATE": "matched units"}[estimand]
-        scale_words = (f"difference in the probability that {units.outcome} = 1" if family == "bernoulli"
-                       else f"in units of {units.outcome}")
+        scale_words = (f"difference in the probability that {names.outcome} = 1" if family == "bernoulli"
+                       else f"in units of {names.outcome}")
         info = {"sampler": f"NUTS ({draws.chain_method} chains)", "chains": sampler.chains, "draws": sampler.draws,
-                "warmup": sampler.warmup_or(NUTS_WARMUP), "seed": seed, "rows": units.n, "strata": m.n_strata,
+                "warmup": sampler.warmup_or(NUTS_WARMUP), "seed": seed, "rows": names.rows, "strata": m.n_strata,
                 "kept strata": int(m.kept.sum()), "estimand": estimand, "family": family, **timing}
         return CEMResult(
-            estimand=(f"average effect of {units.treatment} on {units.outcome} on the {group} ({estimand}, "
+            estimand=(f"average effect of {names.treatment} on {names.outcome} on the {group} ({estimand}, "
                       f"{scale_words}), over the matched strata"),
             effect=effect, idata=idata, checks=tuple(check_list), method="Coarsened exact matching", info=info,
-            outcome=units.outcome, treatment=units.treatment, covariates=units.covariate_names,
+            outcome=names.outcome, treatment=names.treatment, covariates=tuple(names.covariates),
             estimand_code=estimand, family=family, coarsening=coarsening, strata=strata, matching=matching,
-            balance=balance, imbalance=imbalance, weights=pd.Series(m.unit_w, index=units.index, name="cem_weight"),
-            stratum=pd.Series(m.stratum, index=units.index, name="stratum"), placebos=refits.get("placebos"),
-            permutations=perm, randomization_p=p_value, negative_control=nc_table,
-            sensitivity_text=outcome_sentence(effect.values, units.y, control=units.t == 0),
-            confounding_benchmarks=regression_benchmarks(units.y, units.t, units.covariates,
-                                                         treatment=units.treatment),
+            balance=balance, imbalance=imbalance, placebos=refits.get("placebos"),
+            permutations=perm, randomization_p=p_value, negative_control=nc_table, **unit_fields,
         )
 
     @staticmethod

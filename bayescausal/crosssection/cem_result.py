@@ -37,6 +37,8 @@ class CEMResult(CausalResult, ConfoundingSensitivity):
         the matching's.
     weights : each unit's CEM weight (0 for dropped units), indexed like the data.
     stratum : each unit's stratum, a row label of ``strata``.
+        ``balance``, ``imbalance``, ``weights`` and ``stratum`` are None for a result of ``CEM.fit_strata`` (no unit
+        rows), whose balance, A/A and randomization checks are reported as not run.
     placebos : A/A fits (controls split at random into fake groups), one row each; None when not run.
     permutations : fits with the treatment permuted within strata, one row each; None when not run.
     randomization_p : randomization p-value of the estimate (NaN when not run).
@@ -78,7 +80,9 @@ class CEMResult(CausalResult, ConfoundingSensitivity):
         return float(m.loc["kept", col] / m.loc["total", col])
 
     def balance_summary(self) -> tuple[float, str]:
-        """The largest weighted |SMD| and its covariate column."""
+        """The largest weighted |SMD| and its covariate column (NaN and "" when balance was not measured)."""
+        if self.balance is None:
+            return float("nan"), ""
         smd = self.balance["smd_weighted"].abs()
         return float(smd.max()), str(smd.idxmax())
 
@@ -99,12 +103,20 @@ class CEMResult(CausalResult, ConfoundingSensitivity):
             out.append("Dropped: " + "; ".join(drops) + ".")
         out.append(f"The estimate is therefore the effect on the {int(m.loc['kept', col]):,} matched {group} "
                    f"({self.matched_share:.1%} of all {int(m.loc['total', col]):,}).")
+        if self.balance is None or self.imbalance is None:
+            out.append("Fitted from stratum statistics, so covariate balance and the L1 imbalance, which need unit "
+                       "rows, were not measured.")
+            return out + self._refit_sentences()
         before, after = self.imbalance["L1"]
         worst, name = self.balance_summary()
         out.append(f"Multivariate L1 imbalance went from {before:.3f} before matching to {after:.3f} after (0 is "
                    f"perfect balance, on a reference coarsening finer than the matching's); the largest weighted "
                    f"|standardised mean difference| is {worst:.3f} ({name}; below {SMD_THRESHOLD} counts as "
                    "balanced).")
+        return out + self._refit_sentences()
+
+    def _refit_sentences(self) -> list[str]:
+        out = []
         if np.isfinite(self.randomization_p):
             out.append(f"Randomization p-value (treatment permuted within strata {len(self.permutations)} times): "
                        f"{self.randomization_p:.3f}.")
@@ -154,16 +166,22 @@ class CEMResult(CausalResult, ConfoundingSensitivity):
 
             ax = axes[0, 1]
             bal = self.balance
+            if bal is None:
+                ax.text(0.5, 0.5, "balance not measured\n(fitted from stratum statistics)", ha="center",
+                        va="center", transform=ax.transAxes, color="#6b7280")
+                ax.set_title("Balance")
+                bal = pd.DataFrame({"smd_raw": [], "smd_weighted": []})
             pos = np.arange(len(bal))
             ax.scatter(bal["smd_raw"].abs(), pos, color="#6b7280", label="before matching", zorder=3)
             ax.scatter(bal["smd_weighted"].abs(), pos, color=plots.MODEL, label="after (CEM weights)", zorder=3)
             ax.axvline(SMD_THRESHOLD, color=plots.EFFECT, lw=1, ls="--", label=f"|SMD| = {SMD_THRESHOLD}")
             ax.set_yticks(pos)
             ax.set_yticklabels(bal.index, fontsize=8)
-            before, after = self.imbalance["L1"]
-            ax.set_title(f"Balance (L1 imbalance {before:.2f} -> {after:.2f})")
+            if self.imbalance is not None:
+                before, after = self.imbalance["L1"]
+                ax.set_title(f"Balance (L1 imbalance {before:.2f} -> {after:.2f})")
+                ax.legend(loc="lower right", fontsize=8)
             ax.set_xlabel("|standardised mean difference|")
-            ax.legend(loc="lower right", fontsize=8)
 
             ax = axes[1, 0]
             kept = self.strata[self.strata["kept"]]
@@ -197,6 +215,7 @@ class CEMResult(CausalResult, ConfoundingSensitivity):
                   "Coarsening": self.coarsening,
                   "Covariate balance (standardised mean differences)": self.balance,
                   "Multivariate L1 imbalance": self.imbalance}
+        tables = {k: v for k, v in tables.items() if v is not None}
         kept = self.strata[self.strata["kept"]]
         tables[f"Largest strata (by weight in the {self.estimand_code})"] = kept.nlargest(
             LARGEST_STRATA, "estimand_weight")
