@@ -317,6 +317,7 @@ class StudyConfig(_Model):
     sampler: SamplerConfig = SamplerConfig()
     seed: int = 0
     checks: Literal["full", "fast", "none"] = "full"
+    aggregate: Literal["auto", "units", "strata"] = "auto"
     note: str | None = None
 
     @field_validator("name")
@@ -361,6 +362,16 @@ class StudyConfig(_Model):
         if self.outcome.window is not None and self.outcome.window.start < 0:
             raise ValueError("outcome.window starts before exposure: the outcome is measured from exposure on "
                              "(start >= 0)")
+        if self.aggregate == "strata":
+            design = ("a marketing-spend" if self.spend else "an aggregate-series" if self.treatment.date is not None
+                      else "a panel" if self.panel is not None else None)
+            if design:
+                raise ValueError(f"aggregate: 'strata' serves coarsened exact matching on a cross-section of units, "
+                                 f"not {design} design; remove it (or use 'auto')")
+            if self.instrument or self.method not in ("auto", "cem"):
+                raise ValueError(f"aggregate: 'strata' returns CEM's stratum statistics, which only method 'cem' fits "
+                                 f"(method is {self.method!r}{', with an instrument' if self.instrument else ''}); "
+                                 "set method: cem, or aggregate: units")
         names = [self.outcome.column] + [c.column for c in self.covariates]
         if len(set(names)) != len(names):
             raise ValueError(f"covariates: feature columns must be distinct: {names} (give 'name' to tell two uses "

@@ -11,6 +11,9 @@ exposure times in turn), and their windows are drawn around it the same way.
 Every aggregation runs in the engine (one join of each event table with the exposures and one grouped,
 filtered aggregation per table), so only compact data reaches the model:
 - cross-section (CEM, AIPW, IV): one row per unit: exposure, treated, outcome, covariates;
+- CEM's strata (``aggregate: strata``, or ``auto`` above ``STRATA_AUTO_UNITS`` units): the covariates coarsened in
+  the engine by ``bc.CEM``'s default rule, one row per stratum with each arm's count, outcome sum and sum of
+  squared deviations (``cem_strata``; fitted by ``bc.CEM.fit_strata``);
 - series (CausalImpact): one row per day: the outcome summed over the treated cohort, and control series;
 - panel (PanelFE): one row per unit and period: the feature per unit-period, treated from the exposure on.
 
@@ -31,6 +34,8 @@ from ..errors import DataError, SpecError
 from .catalogue import ZERO_WHEN_EMPTY, Catalogue, Feature
 from .config import FeatureUse, Filter, StudyConfig, Window, format_duration
 from .engine import Engine
+
+STRATA_AUTO_UNITS = 1_000_000  # aggregate: auto returns CEM's strata instead of unit rows above this many units
 
 
 # -- resolved windows ----------------------------------------------------------------------------------------------
@@ -299,7 +304,7 @@ def _fill_check(df: pd.DataFrame, features: list[FeatureWindow]) -> None:
 class ModellingTable:
     """What the pipeline hands to the model: a compact pandas frame and what each column means."""
 
-    kind: str  # "cross_section" | "series" | "panel"
+    kind: str  # "cross_section" | "cem_strata" | "series" | "panel" | "marketing"
     frame: pd.DataFrame
     outcome: FeatureWindow
     covariates: list[FeatureWindow]
@@ -310,6 +315,8 @@ class ModellingTable:
     columns: dict = field(default_factory=dict)  # role -> column name(s)
     exposure_range: tuple = (None, None)
     sql: str = ""
+    aggregation: str = "units"  # "units" (one row per unit) | "strata" (CEM's stratum statistics, kind "cem_strata")
+    aggregation_reason: str = ""
 
     def fingerprint(self) -> str:
         """A content hash of the modelling table (engine-independent: rows sorted, values hashed by pandas)."""
@@ -344,6 +351,9 @@ def build(cfg: StudyConfig, cat: Catalogue, eng: Engine) -> ModellingTable:
     if kind == "panel":
         return _panel(cfg, cat, eng, expo, outcome, start)
     table = feature_table(eng, cfg, cat, expo, [outcome, *covs])
+    aggregate, reason = aggregation(cfg, eng, expo)
+    if aggregate == "strata":
+        return cem_strata(eng, table, outcome, covs, start, reason)
     if cfg.instrument:
         pop, _, ucol = _units(eng, cfg)
         _column(pop, cfg.instrument, "instrument")
@@ -364,7 +374,146 @@ def build(cfg: StudyConfig, cat: Catalogue, eng: Engine) -> ModellingTable:
     return ModellingTable("cross_section", df, outcome, covs, eng.name, time.perf_counter() - start, n_t,
                           len(df) - n_t, {"unit": "unit", "treatment": "treated", "outcome": outcome.column,
                                           "covariates": [c.column for c in covs], "instrument": cfg.instrument},
-                          (df["exposure"].min(), df["exposure"].max()), sql)
+                          (df["exposure"].min(), df["exposure"].max()), sql, "units", reason)
+
+
+# -- CEM's strata in the engine --------------------------------------------------------------------------------------
+def aggregation(cfg: StudyConfig, eng: Engine, expo) -> tuple[str, str]:
+    """``("units" | "strata", why)``: whether the cross-section reaches Python as one row per unit or as CEM's
+    stratum statistics. ``aggregate: strata`` asks for the strata; ``auto`` takes them when the method is CEM
+    (named, or recommended: no instrument and few covariates) and the study has more than
+    ``STRATA_AUTO_UNITS`` units (one count of the exposures in the engine), else the unit rows, which every
+    method and every check of CEM can use."""
+    from .recommend import MAX_CEM_COVARIATES
+
+    if cfg.aggregate == "units":
+        return "units", "aggregate: units (one row per unit)"
+    if cfg.aggregate == "strata":
+        if not cfg.covariates or len(cfg.covariates) > MAX_CEM_COVARIATES and cfg.method == "auto":
+            raise SpecError(f"aggregate: 'strata' needs method CEM, but with {len(cfg.covariates)} covariates the "
+                            f"recommended method is not CEM (it matches on 1 to {MAX_CEM_COVARIATES}); set "
+                            "method: cem or aggregate: units.")
+        return "strata", "aggregate: strata"
+    cem = cfg.method == "cem" or (cfg.method == "auto" and not cfg.instrument
+                                  and 0 < len(cfg.covariates) <= MAX_CEM_COVARIATES)
+    if not cem:
+        return "units", "aggregate: auto, and the method is not CEM"
+    n = _count(eng, expo)
+    if n > STRATA_AUTO_UNITS:
+        return "strata", (f"aggregate: auto, method CEM and {n:,} units (more than {STRATA_AUTO_UNITS:,}): stratum "
+                          "statistics computed in the engine")
+    return "units", f"aggregate: auto, {n:,} units (at most {STRATA_AUTO_UNITS:,}): one row per unit"
+
+
+def strata_cutpoints(eng: Engine, table, covs: list[FeatureWindow]) -> tuple[int, dict[str, np.ndarray]]:
+    """``(n, cuts)``: the units and each covariate's CEM cutpoints, computed in the engine by ``bc.CEM``'s default
+    rule (``coarsening="auto"``): :func:`~bayescausal.crosssection._cem_math.auto_bin_count` equal-frequency bins
+    from the number of units, interior quantiles at ``k / bins`` with linear interpolation (DuckDB
+    ``quantile_cont``, Spark's exact ``percentile``: NumPy's default), duplicates merged and a cut at the maximum
+    dropped. DataError when a covariate or the outcome is undefined for some unit, as for the unit rows."""
+    from ..crosssection import _cem_math as cm
+
+    cols = [fw.column for fw in covs]
+    counts = eng.execute(table.aggregate(n=table.count(), **{f"k_{c}": table[c].count() for c in cols}))
+    n = int(counts["n"].iloc[0])
+    bins = cm.auto_bin_count(n, len(cols), 1)
+    probs = [k / bins for k in range(1, bins)]
+    aggs = {}
+    for c in cols:
+        x = table[c].cast("float64")
+        aggs[f"max_{c}"] = x.max()
+        for j, p in enumerate(probs):
+            aggs[f"q{j}_{c}"] = x.quantile(p)
+    q = eng.execute(table.aggregate(**aggs)).iloc[0]
+    cuts = {}
+    for fw in covs:
+        c = fw.column
+        missing = n - int(counts[f"k_{c}"].iloc[0])
+        if missing:
+            raise DataError(f"{fw.path}: feature {fw.feature!r} ({fw.spec.agg}) is undefined for {missing} unit(s) "
+                            f"with no {fw.spec.table!r} row in {fw.window.describe()}; give the catalogue entry a "
+                            "'fill' value or use a count or sum.")
+        values = np.unique(np.array([float(q[f"q{j}_{c}"]) for j in range(len(probs))], dtype=float))
+        cuts[c] = values[values < float(q[f"max_{c}"])]
+    return n, cuts
+
+
+def cem_strata(eng: Engine, table, outcome: FeatureWindow, covs: list[FeatureWindow], start: float,
+               reason: str) -> ModellingTable:
+    """CEM's stratum statistics, computed in the engine: each covariate coarsened by :func:`strata_cutpoints`
+    (bin ``j`` holds ``cut[j-1] < x <= cut[j]``, as ``bc.CEM`` bins), the units grouped by stratum and arm, and
+    per group the count, the outcome's sum and its within sum of squared deviations (``var_pop * n``: no
+    cancellation). Only O(strata) rows reach Python: one per stratum, the frame ``bc.CEM.fit_strata`` takes.
+    The covariates and the outcome are the same windowed features as the unit rows', so the time rule holds."""
+    import ibis
+
+    from ..crosssection import _cem_math as cm
+
+    if not covs:
+        raise SpecError("covariates: CEM's strata need at least one pre-exposure covariate to coarsen.")
+    try:
+        cached = table.cache()  # one evaluation of the windowed features for the two passes below
+    except Exception:  # a backend without caching evaluates the features twice
+        cached = table
+    n, cuts = strata_cutpoints(eng, cached, covs)
+    keys = [f"bin_{fw.column}" for fw in covs]
+    codes = {}
+    for fw, key in zip(covs, keys, strict=True):
+        x = cached[fw.column].cast("float64")
+        code = ibis.literal(0)
+        for cut in cuts[fw.column]:
+            code = code + (x > float(cut)).cast("int64")
+        codes[key] = code.cast("int64")
+    y = cached[outcome.column].cast("float64")
+    coded = cached.mutate(**codes, bc_y=y)
+    grouped = coded.group_by([*keys, "treated"]).aggregate(
+        n=coded.count(), s=coded.bc_y.sum(), ss=coded.bc_y.var(how="pop"), missing=coded.bc_y.isnull().sum(),
+        lo=coded.exposure.min(), hi=coded.exposure.max())
+    grouped = grouped.order_by([*keys, "treated"])
+    try:
+        sql = str(ibis.to_sql(grouped))
+    except Exception:  # display only
+        sql = ""
+    g = _normalise(eng.execute(grouped))
+    if cached is not table:
+        try:
+            cached.release()
+        except Exception:
+            pass
+    missing = int(g["missing"].sum())
+    if missing:
+        raise DataError(f"outcome: feature {outcome.feature!r} is undefined for {missing} unit(s) in "
+                        f"{outcome.window.describe()}; give the catalogue entry a 'fill' value or use a count or sum.")
+    frame = strata_frame(g, keys, cuts, [fw.column for fw in covs])
+    n_t, n_c = int(frame["n_treated"].sum()), int(frame["n_control"].sum())
+    return ModellingTable("cem_strata", frame, outcome, covs, eng.name, time.perf_counter() - start, n_t, n_c,
+                          {"unit": "unit", "treatment": "treated", "outcome": outcome.column,
+                           "covariates": [c.column for c in covs], "keys": keys,
+                           "cutpoints": {c: [float(v) for v in cuts[c]] for c in cuts},
+                           "bins": cm.auto_bin_count(n, len(covs), 1), "units": n},
+                          (g["lo"].min(), g["hi"].max()), sql, "strata", reason)
+
+
+def strata_frame(g: pd.DataFrame, keys: list[str], cuts: dict, columns: list[str]) -> pd.DataFrame:
+    """One row per stratum from the engine's rows per stratum and arm: the keys as categoricals labelled with
+    ``bc.CEM``'s bin labels, ``n_*``, ``sum_*`` and ``ss_*`` of both arms (0 for an empty arm)."""
+    from ..crosssection import _cem_math as cm
+
+    g = g.assign(ss=g["ss"].fillna(0.0) * g["n"])
+    wide = g.pivot_table(index=keys, columns="treated", values=["n", "s", "ss"], aggfunc="sum", fill_value=0,
+                         observed=True)
+    out = pd.DataFrame(index=wide.index)
+    for arm, label in ((1, "treated"), (0, "control")):
+        for stat, name in (("n", "n"), ("s", "sum"), ("ss", "ss")):
+            col = (stat, arm)
+            out[f"{name}_{label}"] = wide[col].to_numpy() if col in wide.columns else 0
+    out = out.reset_index()
+    out["n_treated"] = out["n_treated"].astype("int64")
+    out["n_control"] = out["n_control"].astype("int64")
+    for key, c in zip(keys, columns, strict=True):
+        labels = cm.bin_labels(np.asarray(cuts[c]))
+        out[key] = pd.Categorical.from_codes(out[key].to_numpy().astype(np.int64), categories=labels)
+    return out
 
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:

@@ -119,8 +119,11 @@ def recommend(cfg: StudyConfig, table=None) -> Recommendation:
             reasons.append(f"a cross-section of units with {k} pre-exposure covariates: too many to match exactly "
                            f"(more than {MAX_CEM_COVARIATES}); doubly robust estimation combines a propensity and an "
                            "outcome model and stays consistent when either is right")
-    if table is not None and table.kind == "cross_section":
+    if table is not None and table.kind in ("cross_section", "cem_strata"):
         reasons.append(f"the modelling table holds {table.n_treated} treated and {table.n_control} control units")
+        if table.kind == "cem_strata":
+            reasons.append(f"the engine returned CEM's stratum statistics ({len(table.frame):,} strata; "
+                           f"{table.aggregation_reason}), which only CEM fits")
         if method == "cem" and min(table.n_treated, table.n_control) < 30:
             reasons.append("few units in one group: matching may discard many; consider AIPW")
     chosen = method if cfg.method == "auto" else cfg.method

@@ -124,6 +124,13 @@ def _design_text(run) -> str:
             "from it on.")
     if t.kind == "panel":
         text += f" Panel: one row per unit and {t.columns['period']} period."
+    if t.kind == "cem_strata":
+        text += (f" The engine also coarsened the covariates by CEM's default rule ({t.columns['bins']} "
+                 f"equal-frequency bins each, cutpoints computed there) and returned {len(t.frame):,} strata with "
+                 f"each arm's count, outcome sum and sum of squares instead of {t.columns['units']:,} unit rows "
+                 f"({t.aggregation_reason}).")
+    elif t.aggregation_reason and t.kind == "cross_section":
+        text += f" One row per unit reached the model ({t.aggregation_reason})."
     return text
 
 

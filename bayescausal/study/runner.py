@@ -110,6 +110,12 @@ def fit_method(method: str, cfg: StudyConfig, table: pipeline.ModellingTable, pr
     if method != "mmm" and table.kind == "marketing":
         raise SpecError(f"method: {method!r} does not fit a marketing-spend design (spend channels over weeks); "
                         "use 'mmm' or 'auto'.")
+    if table.kind == "cem_strata":
+        if method != "cem":
+            raise SpecError(f"method: {method!r} needs one row per unit, but the pipeline returned CEM's stratum "
+                            f"statistics ({table.aggregation_reason}); set aggregate: units, or method: cem.")
+        return bc.CEM().fit_strata(df, cols["keys"], outcome=cols["outcome"], treatment="treated",
+                                   covariates=cols["covariates"], sampler=sampler, seed=cfg.seed, checks=checks)
     if method in ("cem", "aipw", "iv") and table.kind != "cross_section":
         raise SpecError(f"method: {method!r} needs a cross-section of units (a treatment table), but this study "
                         f"is a {table.kind.replace('_', '-')} design.")
@@ -240,6 +246,7 @@ def run_study(source, registry=None, spark=None, con=None, method: str | None = 
             report_path = str(Path(out) if out else reg.path.parent / f"{cfg.name}-{run_id}.html")
         payload = {"method": rec.chosen, "recommended": rec.method, "overridden": rec.overridden,
                    "reasons": list(rec.reasons), "data_fingerprint": table.fingerprint(), "n_rows": len(table.frame),
+                   "aggregation": table.aggregation, "aggregation_reason": table.aggregation_reason,
                    "n_treated": table.n_treated, "n_control": table.n_control, "kind": table.kind,
                    "seconds": seconds, "report": report_path, **result_payload(result)}
         reg.finish(run_id, cfg.name, payload)
