@@ -422,8 +422,8 @@ def strata_cutpoints(eng: Engine, table, covs: list[FeatureWindow]) -> tuple[int
     for c in cols:
         x = table[c].cast("float64")
         aggs[f"max_{c}"] = x.max()
-        for j, p in enumerate(probs):
-            aggs[f"q{j}_{c}"] = x.quantile(p)
+        if probs:  # one multi-quantile per column: one sorted copy of it in the engine, not one per cutpoint
+            aggs[f"q_{c}"] = x.quantile(probs)
     q = eng.execute(table.aggregate(**aggs)).iloc[0]
     cuts = {}
     for fw in covs:
@@ -433,7 +433,7 @@ def strata_cutpoints(eng: Engine, table, covs: list[FeatureWindow]) -> tuple[int
             raise DataError(f"{fw.path}: feature {fw.feature!r} ({fw.spec.agg}) is undefined for {missing} unit(s) "
                             f"with no {fw.spec.table!r} row in {fw.window.describe()}; give the catalogue entry a "
                             "'fill' value or use a count or sum.")
-        values = np.unique(np.array([float(q[f"q{j}_{c}"]) for j in range(len(probs))], dtype=float))
+        values = np.unique(np.asarray(q[f"q_{c}"] if probs else [], dtype=float))
         cuts[c] = values[values < float(q[f"max_{c}"])]
     return n, cuts
 
