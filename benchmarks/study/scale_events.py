@@ -2,7 +2,8 @@
 Spark local against DuckDB on a slice (identical tables).
 
     python benchmarks/study/scale_events.py generate --dir /tmp/bc_scale --events 100000000 --users 10000000
-    python benchmarks/study/scale_events.py build --dir /tmp/bc_scale --memory-limit 6GB --threads 2
+    python benchmarks/study/scale_events.py build --dir /tmp/bc_scale --memory-limit 6GB --threads 2 [--aggregate
+        units|strata|both]   # both (default): the unit rows, then CEM's strata in the engine, each in its process
     python benchmarks/study/scale_events.py spark --dir /tmp/bc_scale --slice-users 20000
     python benchmarks/study/scale_events.py all ...   # the three above, each in its own process; deletes the files
 
@@ -39,8 +40,10 @@ features:
 """
 
 
-def study_yaml(folder: Path, engine: str, memory_limit: str | None, threads: int | None, events: str) -> str:
+def study_yaml(folder: Path, engine: str, memory_limit: str | None, threads: int | None, events: str,
+               aggregate: str = "units") -> str:
     lines = [
+        f"aggregate: {aggregate}",
         "name: scale_benchmark",
         "question: Does the offer raise 28-day revenue (benchmark data)?",
         "unit: user_id",
@@ -110,19 +113,29 @@ def generate(folder: Path, n_events: int, n_users: int, threads: int, memory_lim
             "parquet_mb": round(size / 2**20, 1), "peak_rss_mb": peak_rss_mb()})
 
 
-def build(folder: Path, memory_limit: str, threads: int) -> None:
+def build(folder: Path, memory_limit: str, threads: int, aggregate: str = "units") -> None:
+    """The modelling table in a fresh process: one row per unit (``aggregate="units"``) or CEM's stratum
+    statistics computed in the engine (``"strata"``: cutpoints, coarsening and the per-stratum sums there)."""
     t0 = time.perf_counter()
     from bayescausal.study import build_table, load_study
 
-    cfg = load_study(study_yaml(folder, "duckdb", memory_limit, threads, ""))
+    cfg = load_study(study_yaml(folder, "duckdb", memory_limit, threads, "", aggregate))
     t = time.perf_counter()
     table = build_table(cfg)
     seconds = time.perf_counter() - t
     df = table.frame
-    record({"step": "build_duckdb", "rows_out": len(df), "n_treated": table.n_treated, "n_control": table.n_control,
-            "seconds": round(seconds, 1), "seconds_with_imports": round(time.perf_counter() - t0, 1),
-            "peak_rss_mb": peak_rss_mb(), "memory_limit": memory_limit, "threads": threads,
-            "means": {c: round(float(df[c].mean()), 4) for c in df.columns if c not in ("unit", "exposure")}})
+    row = {"step": "build_duckdb" if aggregate == "units" else "build_duckdb_strata", "kind": table.kind,
+           "rows_out": len(df), "n_treated": table.n_treated, "n_control": table.n_control,
+           "seconds": round(seconds, 1), "seconds_with_imports": round(time.perf_counter() - t0, 1),
+           "peak_rss_mb": peak_rss_mb(), "memory_limit": memory_limit, "threads": threads}
+    if aggregate == "units":
+        row["means"] = {c: round(float(df[c].mean()), 4) for c in df.columns if c not in ("unit", "exposure")}
+    else:
+        row["bins"] = table.columns["bins"]
+        row["cutpoints"] = table.columns["cutpoints"]
+        row["outcome_mean"] = round(float((df["sum_treated"].sum() + df["sum_control"].sum())
+                                          / (table.n_treated + table.n_control)), 4)
+    record(row)
 
 
 def spark(folder: Path, slice_users: int) -> None:
@@ -158,12 +171,20 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--slice-users", type=int, default=20_000)
     ap.add_argument("--keep", action="store_true", help="keep the generated files (all)")
+    ap.add_argument("--aggregate", choices=["units", "strata", "both"], default="both",
+                    help="build: one row per unit, CEM's strata in the engine, or both (each in its own process)")
     a = ap.parse_args()
     folder = Path(a.dir)
     if a.step == "generate":
         generate(folder, a.events, a.users, a.threads, a.memory_limit)
+    elif a.step == "build" and a.aggregate != "both":
+        build(folder, a.memory_limit, a.threads, a.aggregate)
     elif a.step == "build":
-        build(folder, a.memory_limit, a.threads)
+        common = ["--dir", str(folder), "--memory-limit", a.memory_limit, "--threads", str(a.threads)]
+        for agg in ("units", "strata"):
+            rc = subprocess.call([sys.executable, __file__, "build", *common, "--aggregate", agg])
+            if rc:
+                return rc
     elif a.step == "spark":
         spark(folder, a.slice_users)
     else:
