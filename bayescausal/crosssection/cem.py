@@ -37,7 +37,7 @@ from ..checks import (
     placebo_rate_check,
     randomization_check,
 )
-from ..checks.base import CheckResult
+from ..checks.base import CheckResult, skipped
 from ..errors import DataError, SpecError
 from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
 from ..sensitivity import outcome_sentence, sensitivity_sentence
@@ -256,20 +256,19 @@ class CEM:
         start = time.perf_counter()
         n_pp = int(min(PREDICTIVE_DRAWS, max(20, PREDICTIVE_ELEMENTS // len(main["weight"]))))
         rep_c, rep_t = predictive(family, main, draws.samples, np.random.default_rng(seed + 2), n_pp)
-        why = "not run: fitted from stratum statistics (fit_strata), and this check needs unit rows"
+        why = "fitted from stratum statistics (fit_strata), and this check needs unit rows"
         check_list: list[CheckResult] = []
         if level in ("full", "fast"):
             check_list += [convergence_check(self._convergence_draws(draws.samples, effect_values),
                                              draws.sample_stats.get("diverging")),
                            _predictive_check(main, rep_c, rep_t),
                            self._overlap_check(m, None, estimand),
-                           CheckResult("balance", None, None, None,
-                                       f"{why} (each covariate's values, to weigh them with the CEM weights)")]
+                           skipped("balance", f"{why} (each covariate's values, to weigh them with the CEM weights)")]
         if level == "full":
-            check_list += [CheckResult("placebo (A/A)", None, None, None,
-                                       f"{why} (the matched controls' outcomes, to split them into fake groups)"),
-                           CheckResult("randomization inference", None, None, None,
-                                       f"{why} (the outcomes, to permute the treatment within strata)")]
+            check_list += [skipped("placebo (A/A)",
+                                   f"{why} (the matched controls' outcomes, to split them into fake groups)"),
+                           skipped("randomization inference",
+                                   f"{why} (the outcomes, to permute the treatment within strata)")]
         check_seconds = time.perf_counter() - start
         names = _Names(outcome, treatment, tuple(covariates) if covariates is not None else tuple(
             c.name for c in st.columns), st.rows)
