@@ -18,20 +18,17 @@ def _covers(res, truth: pd.Series) -> np.ndarray:
     return (truth.to_numpy() >= lo) & (truth.to_numpy() <= hi)
 
 
+@pytest.mark.xfail(strict=False, reason="known open defect (issue 7): a handful of divergent transitions from the "
+                   "weakly identified saturation rate fail the convergence check, and the ROAS intervals' measured "
+                   "coverage is about 0.90, not 0.95 (benchmarks/README.md); this is the test the fix must pass")
 def test_recovery_of_roas_and_checks_pass():
     s = simulate_mmm(seed=1)
     res = bc.MMM(s.channels).fit(s.data, "date", "sales", controls=["price"], sampler=DEFAULT, seed=0)
-    # the convergence check fails on this seed by a handful of divergent transitions (a known, unfixed weakness:
-    # benchmarks/README.md); every other check must pass and the chains must agree
-    verdicts = {c.name: c.passed for c in res.checks}
-    assert all(v for k, v in verdicts.items() if k != "convergence"), res.checks_table()
-    assert res.checks[0].statistic < 1.05
-    # measured coverage of the 95% ROAS intervals is about 0.90 (benchmarks/README.md), so one miss in four is
-    # expected a third of the time; on this seed the smallest-spend channel (display, true ROAS 1.79) is missed
-    assert _covers(res, s.roas).sum() >= 3
+    assert res.trustworthy, res.checks_table()
+    assert _covers(res, s.roas).all()
     contrib = res.contributions.sel(component=list(s.channels)).values.reshape((-1,) + (len(s.data), len(s.channels)))
     lo, hi = np.quantile(contrib, [0.025, 0.975], axis=0)
-    assert np.mean((s.contributions.to_numpy() >= lo) & (s.contributions.to_numpy() <= hi)) > 0.8
+    assert np.mean((s.contributions.to_numpy() >= lo) & (s.contributions.to_numpy() <= hi)) > 0.9
 
 
 def test_lift_test_calibrates_the_channel():
