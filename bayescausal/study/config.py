@@ -469,3 +469,16 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
     if isinstance(cat, str) and not Path(cat).is_absolute():
         raw["catalogue"] = str((base / cat).resolve())
     return raw
+
+
+def design_kind(cfg: StudyConfig) -> str:
+    """The study's design, read from which fields the config sets: ``"marketing"`` (spend channels), ``"series"``
+    (one intervention date for an aggregate), ``"panel"`` (unit-by-period cells) or ``"cross_section"``; the
+    pipeline builds that table and the recommender reasons from it."""
+    if cfg.spend:
+        return "marketing"
+    if cfg.treatment.date is not None:
+        return "series"
+    if cfg.panel is not None:
+        return "panel"
+    return "cross_section"

@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..errors import DataError, SpecError
 from .catalogue import ZERO_WHEN_EMPTY, Catalogue, Feature
-from .config import FeatureUse, Filter, StudyConfig, Window, format_duration
+from .config import FeatureUse, Filter, StudyConfig, Window, design_kind, format_duration
 from .engine import Engine
 
 STRATA_AUTO_UNITS = 1_000_000  # aggregate: auto returns CEM's strata instead of unit rows above this many units
@@ -326,16 +326,6 @@ class ModellingTable:
                 frame[c] = frame[c].round(6)
         h = pd.util.hash_pandas_object(frame, index=False).to_numpy()
         return hashlib.sha256(h.tobytes() + ",".join(map(str, self.frame.columns)).encode()).hexdigest()[:16]
-
-
-def design_kind(cfg: StudyConfig) -> str:
-    if cfg.spend:
-        return "marketing"
-    if cfg.treatment.date is not None:
-        return "series"
-    if cfg.panel is not None:
-        return "panel"
-    return "cross_section"
 
 
 def build(cfg: StudyConfig, cat: Catalogue, eng: Engine) -> ModellingTable:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import SpecError
-from .config import StudyConfig
+from .config import StudyConfig, design_kind
 
 LABELS = {
     "cem": "coarsened exact matching (bc.CEM)",
@@ -66,21 +66,11 @@ def mmm_available() -> bool:
     return hasattr(bayescausal, "MMM")
 
 
-def shape_of(cfg: StudyConfig) -> str:
-    if cfg.spend:
-        return "marketing"
-    if cfg.treatment.date is not None:
-        return "series"
-    if cfg.panel is not None:
-        return "panel"
-    return "cross_section"
-
-
 def recommend(cfg: StudyConfig, table=None) -> Recommendation:
     """The method for ``cfg`` by the decision guide, with its reasons. ``table``: the built
     :class:`~bayescausal.study.pipeline.ModellingTable`, when there is one, adds what the data show (group sizes,
     units without variation)."""
-    shape = shape_of(cfg)
+    shape = design_kind(cfg)
     reasons: list[str] = []
     notes: list[str] = []
     if shape == "marketing":
