@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .nuts_batch import _generators
+
 
 @dataclass(frozen=True)
 class LaplaceStart:
@@ -108,7 +110,9 @@ def laplace_start(model, model_args: tuple, model_kwargs: dict | None, seed: int
     flat0, unravel = ravel_pytree(z0)
     if flat0.size == 0:
         return None
-    potential_fn = _potential(model, model_args, kwargs)
+    # NumPyro's potential energy from one seeded trace (the sites' transforms), as the batched NUTS builds it
+    potential_gen, _ = _generators(model, model_args, kwargs)
+    potential_fn = potential_gen(*model_args, **kwargs)
 
     def potential(v):
         return potential_fn(unravel(v))
@@ -126,17 +130,3 @@ def laplace_start(model, model_args: tuple, model_kwargs: dict | None, seed: int
     starts = mode[None, :] + z @ chol.T
     init = jax.vmap(unravel)(starts)
     return LaplaceStart(init_params=init, inverse_mass_matrix=np.asarray(cov), iterations=iterations)
-
-
-def _potential(model, model_args: tuple, model_kwargs: dict):
-    """NumPyro's potential energy of ``model`` on unconstrained values, from one seeded trace (the sites'
-    transforms) instead of ``initialize_model``'s eager search."""
-    from numpyro.handlers import seed, substitute
-    from numpyro.infer import init_to_uniform
-    from numpyro.infer.util import _get_model_transforms, get_potential_fn
-
-    traced = substitute(seed(model, rng_seed=0), substitute_fn=init_to_uniform)
-    inv_transforms, replay, enum, _ = _get_model_transforms(traced, model_args, model_kwargs)
-    potential_fn, _ = get_potential_fn(model, inv_transforms, enum=enum, replay_model=replay,
-                                       model_args=model_args, model_kwargs=model_kwargs)
-    return potential_fn
