@@ -10,7 +10,8 @@ Each node gets a mechanism from its parents (``mechanisms.py``), all mechanisms 
 parameters are independent a priori and each observed node's likelihood term is its own), except that the nodes
 of a latent block (children of a latent node, ``latent.py``) share one term. So two samplings are exact: one NUTS
 run over the whole model (``blocks="joint"``) or one NUTS run per mechanism or latent block (``blocks="node"``;
-the chains of the runs are paired by index to form joint draws).
+the chains of the runs are paired by index to form joint draws; the cheap mechanisms, those fitted from
+sufficient statistics or a few compressed rows, share one of these runs, see ``_node_runs``).
 Each node run adapts its step size and mass matrix to its own block and touches only its own data, where a
 joint run's step size and tree depth are set by its hardest block and every gradient pays for all nodes' data;
 but every NUTS run pays a fixed trace-and-compile cost (1-10 s on a loaded 2-core CPU). Measured on 2 cores
@@ -119,7 +120,7 @@ class SCM:
         ``checks``: "full" (default) and "fast" run convergence, a posterior predictive check per node and the
         graph's implied independencies (none of them refits); False runs none. ``blocks``: "auto" (default: joint below
         ``NODE_BLOCKS_FROM_ROWS`` rows, else per node), "joint" (one NUTS run over the whole model) or "node" (one
-        NUTS run per mechanism; both exact, see the module doc).
+        NUTS run per mechanism, the cheap ones sharing one; both exact, see the module doc).
         """
         level = normalise_level(checks)
         sampler = nuts_sampler(sampler, "SCM")
