@@ -172,6 +172,7 @@ LAPLACE_START = False
 # (benchmarks/speed_scm.py, 2026-12-06): dense made the negative binomial node slower (17.6 -> 22.0 s) and did not
 # fix its convergence check, so it is off.
 DENSE_NODE_MASS = False
+CHEAP_NODE_ROWS = 5_000  # compressed rows up to which a node's gradient is cheap enough to share a run
 
 
 def _sample(data: SCMData, inputs: dict, sampler: Sampler, seed: int, blocks: str):
@@ -182,19 +183,22 @@ def _sample(data: SCMData, inputs: dict, sampler: Sampler, seed: int, blocks: st
         d = run_mcmc(scm_model, sampler, seed, model_args=(layouts, jin, None))
         return d.samples, d.sample_stats["diverging"], {"joint": round(d.wall_seconds, 3)}
     posterior, diverging, timings = {}, None, {}
-    for i, names, cheap in _node_runs(layouts, jin):
+    for i, label, names, cheap in _node_runs(layouts, jin):
         # the Laplace start pays only where each gradient touches every row (not sufficient statistics)
+        row_level = any(isinstance(jin.get(name), dict) and "X" in jin[name] for name in names)
         d = run_mcmc(scm_model, sampler, seed + 1009 * i, model_args=(layouts, jin, frozenset(names)),
-                     laplace=LAPLACE_START and not cheap, dense_mass=cheap or DENSE_NODE_MASS)
+                     laplace=LAPLACE_START and row_level and not cheap, dense_mass=cheap or DENSE_NODE_MASS)
         posterior.update(d.samples)
         div = d.sample_stats["diverging"]
         diverging = div if diverging is None else (diverging | div)
-        timings["+".join(names)] = round(d.wall_seconds, 3)
+        timings[label] = round(d.wall_seconds, 3)
     return posterior, diverging, timings
 
 
-def _node_runs(layouts, jin: dict) -> list[tuple[int, list[str], bool]]:
-    """The NUTS runs of ``blocks="node"``: ``(index for the seed, node names, cheap)`` each.
+def _node_runs(layouts, jin: dict) -> list[tuple[int, str, list[str], bool]]:
+    """The NUTS runs of ``blocks="node"``: ``(index for the seed, label, node names, cheap)`` each; the label
+    (the key of ``info["node_seconds"]``) is the mechanism's or latent block's name, ``+``-joined for the shared
+    cheap run.
 
     A mechanism or latent block whose every gradient touches all rows gets its own run (its own step size and
     tree depth, and the other nodes' data is not paid for). The cheap ones, linear-Gaussian nodes fitted from
@@ -203,28 +207,27 @@ def _node_runs(layouts, jin: dict) -> list[tuple[int, list[str], bool]]:
     each). That shared run adapts a dense mass matrix: it is small (a few dozen parameters) and it removes the
     posterior correlation of an intercept with its parents' dummy coefficients, which a diagonal metric mixes
     slowly (bulk ESS 466 of 1,000 draws and R-hat 1.012 on the benchmark's ``price`` node). Custom mechanisms
-    always run alone (their cost is unknown).
+    and latent blocks always run alone.
     """
     units: dict[str, tuple[int, list[str]]] = {}
     for i, lay in enumerate(layouts):
         units.setdefault(lay.block or lay.name, (i, []))[1].append(lay.name)
     by_name = {lay.name: lay for lay in layouts}
-    runs, cheap_names, cheap_index = [], [], None
-    for i, names in units.values():
-        if all(_is_cheap(by_name[n], jin.get(n)) for n in names) and by_name[names[0]].block is None:
+    runs, cheap_units, cheap_names = [], [], []
+    for unit, (i, names) in units.items():
+        if all(_is_cheap(by_name[n], jin.get(n)) for n in names):
+            cheap_units.append((i, unit))
             cheap_names.extend(names)
-            cheap_index = i if cheap_index is None else cheap_index
         else:
-            runs.append((i, names, False))
-    if cheap_names:
-        runs.insert(0, (cheap_index, cheap_names, True))
+            runs.append((i, unit, names, False))
+    if cheap_units:
+        runs.insert(0, (cheap_units[0][0], "+".join(u for _, u in cheap_units), cheap_names, True))
     return runs
 
 
-CHEAP_NODE_ROWS = 5_000  # compressed rows up to which a node's gradient is cheap enough to share a run
-
-
 def _is_cheap(lay, inp) -> bool:
+    """Whether a node's gradient is cheap enough to share a run (``_node_runs``). A latent block's nodes have no
+    own entry in the inputs (the block's statistics are under its name), so they are never cheap here."""
     if lay.family == "custom" or not isinstance(inp, dict):
         return False
     if "X" in inp:
