@@ -168,7 +168,7 @@ def panel_stats(cache: RowCache, C: np.ndarray | None = None, W: np.ndarray | No
     ie = slice(1 + m_c + m_r + k, d)
     within = np.zeros((d, d))
     if indicator:
-        C_mean = indicator_unit_means(C, cache.unit, cache.sizes)
+        C_mean = indicator_unit_means(C, cache.unit, cache.sizes) if cache.between else None
         within[iC, iC], within[iC, iR], within[iC, ie] = indicator_within(C, cache.unit, cache.time, T,
                                                                           cache.R_tilde, cache.presence, C_mean)
     else:

@@ -25,7 +25,7 @@ from ..errors import DataError, SpecError
 from ..inference import Sampler, nuts_sampler, run_mcmc
 from . import _math
 from ._indicator import Indicators, as_dense, indicator_unit_means
-from .model import ModelConfig, PanelInputs, conditional_numpy, panel_model
+from .model import ModelConfig, PanelInputs, Spectrum, conditional_numpy, panel_model, spectral_statistics
 from .priors import PanelPriors, gaussian_moments
 
 NUTS_WARMUP = 500  # 1-4 smooth scale parameters started near the posterior (_init_params): 500 steps adapt fully
@@ -448,7 +448,21 @@ def _stack_inputs(preps: Sequence[_Prepared], plain: bool = False) -> PanelInput
 
     return PanelInputs(Q=stack("Q"), G=stack("G", 0.0), sizes=stack("sizes", 1.0), counts=stack("counts", 0.0),
                        n_rows=stack("n_rows"), n_starts=stack("n_starts"), df=stack("df"),
-                       log_sizes=stack("log_sizes"), prec=jnp.asarray(np.stack([p.prior_prec for p in preps])))
+                       log_sizes=stack("log_sizes"), prec=jnp.asarray(np.stack([p.prior_prec for p in preps])),
+                       spectrum=_spectrum(preps, source))
+
+
+def _spectrum(preps: Sequence[_Prepared], source: Sequence[dict]) -> Spectrum | None:
+    """The scale-only model's O(q) statistics of every design (``model.spectral_statistics``), stacked; None
+    when some scale besides sigma is sampled or a design's cross-products are not positive definite."""
+    import jax.numpy as jnp
+
+    if not _config(preps[0]).scale_only:
+        return None
+    parts = [spectral_statistics(inp["Q"][0], p.prior_prec, p.prior_mean) for p, inp in zip(preps, source, strict=True)]
+    if any(part is None for part in parts):
+        return None
+    return Spectrum(**{k: jnp.asarray(np.stack([part[k] for part in parts])) for k in Spectrum._fields})
 
 
 def _config(prep: _Prepared) -> ModelConfig:

@@ -34,7 +34,11 @@ Checks run by ``fit``:
 The placebo and permutation refits hold the scale parameters (error sd, AR(1) coefficient, effect sds) at their
 posterior means from the main fit and use the effects' exact Gaussian posterior given them
 (:func:`conditional_effects`), so they need no MCMC; the scales' own uncertainty, small next to the effects', is
-not carried into those intervals. ``checks="fast"`` skips them.
+not carried into those intervals. ``checks="fast"`` skips them. On panels of more than ``MAX_CHECK_UNITS``
+units both run on a seeded random subset of that many units (each check's rows are re-reduced once per placebo
+date or permutation, and at a million units a permutation cost about 4 s): the randomization test stays exact on
+the subset (its units' assignments are permuted among themselves, and the real estimate it is compared with is
+the subset's), and at 50,000 units its intervals are still a few hundredths of an outcome sd wide.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ from .model import conditional_numpy
 
 Z95 = 1.959963984540054  # the 97.5% normal quantile: check intervals from the exact conditional posterior
 PRETREND_LEVEL = 0.95
+MAX_CHECK_UNITS = 50_000
 
 
 @dataclass
@@ -195,8 +200,13 @@ class EventStudy:
             check_list += [pre_check, convergence(main.fit), predictive_check(main.fit, seed, y_rep, pred_rows),
                            serial_correlation_check(main.fit)]
         if level == "full":
-            placebo_check, placebos = self._placebo_check(frame, cohort, main)
-            ri_check, permutations = self._randomization_check(frame, cohort, main, seed + 2)
+            c_frame, c_cohort, c_main = self._check_sample(frame, cohort, main, seed)
+            placebo_check, placebos = self._placebo_check(c_frame, c_cohort, c_main)
+            ri_check, permutations = self._randomization_check(c_frame, c_cohort, c_main, seed + 2)
+            if c_frame is not frame:
+                where = f" (on a seeded random {c_frame.n_units:,} of the {frame.n_units:,} units)"
+                placebo_check, ri_check = (dataclasses.replace(c, message=c.message + where)
+                                           for c in (placebo_check, ri_check))
             check_list += [placebo_check, ri_check]
         predictive = (observed_outcome(main.fit, pred_rows), y_rep)
         return self._result(frame, main, twfe, tuple(check_list), pretrend, placebos, permutations, predictive,
@@ -225,6 +235,32 @@ class EventStudy:
         return _Fitted(design=design, panel=panel, fit=None)
 
     # -- checks ----------------------------------------------------------------------------------------
+    def _check_sample(self, frame, cohort: np.ndarray, main: _Fitted, seed: int):
+        """The frame, cohorts and main design the refitting checks run on: the fit's own, or on more than
+        ``MAX_CHECK_UNITS`` units a seeded random subset of units (all their rows; see the module docstring).
+        The subset's main design gets the fit's scales and its own exact conditional effects."""
+        if frame.n_units <= MAX_CHECK_UNITS:
+            return frame, cohort, main
+        rng = np.random.default_rng(seed + 101)
+        units = np.sort(rng.choice(frame.n_units, MAX_CHECK_UNITS, replace=False))
+        code = np.full(frame.n_units, -1, dtype=np.int64)
+        code[units] = np.arange(units.size)
+        rows = np.flatnonzero(code[frame.unit] >= 0)
+        sub = dataclasses.replace(
+            frame, y=frame.y[rows], unit=code[frame.unit[rows]], time=frame.time[rows], X=frame.X[rows],
+            treatment=None if frame.treatment is None else frame.treatment[rows], adoption=frame.adoption[units],
+            order=frame.order[rows], unit_labels=frame.unit_labels[units])
+        sub_cohort = cohort[units]
+        try:
+            sub_main = self._build(sub, sub_cohort, np.ones(rows.size, bool), self.lags, "checks")
+            prep = prepare(sub_main.panel, self._spec)
+        except DataError:  # the subset is not identified (e.g. a cohort left without comparisons): all units
+            return frame, cohort, main
+        phi = _scales(main.fit, prep)
+        mean, _ = conditional_effects([prep], phi)
+        sub_main.fit = _CheckFit(prep=prep, effects_mean=mean[0], phi=phi)
+        return sub, sub_cohort, sub_main
+
     def _pretrend_check(self, main: _Fitted) -> tuple[CheckResult, dict]:
         name = "pre-trends (leads jointly zero)"
         events = main.design.event_times
@@ -258,7 +294,6 @@ class EventStudy:
         name = "placebo adoption dates"
         ever = cohort[frame.unit] != _event.NEVER
         before = ~ever | (frame.time < cohort[frame.unit])  # only rows before the real adoption
-        phi = _scales(main.fit)
         rows = []
         for s in self.placebo_shifts:
             try:
@@ -268,7 +303,7 @@ class EventStudy:
                 prep = prepare(item.panel, self._spec)
             except DataError:
                 continue
-            m, sd = conditional_effects([prep], phi, contrasts=item.design.att_weights()[None, :])
+            m, sd = conditional_effects([prep], _scales(main.fit, prep), contrasts=item.design.att_weights()[None, :])
             rows.append({"shift": s, "mean": float(m[0, 0]), "sd": float(sd[0, 0]),
                          "lower": float(m[0, 0] - Z95 * sd[0, 0]), "upper": float(m[0, 0] + Z95 * sd[0, 0]),
                          "treated_rows": int(item.design.n_obs[item.design.col_event >= 0].sum())})
@@ -285,11 +320,12 @@ class EventStudy:
         distribution on the observed outcome (the sharp null of no effect, Fisher 1935); the interval rule is
         applied with the fitted cell effects removed from the outcome, where every permutation's effect is 0."""
         name = "randomization inference"
-        phi = _scales(main.fit)
         w = main.design.att_weights()
+        phi = _scales(main.fit, main.fit.prep)
         observed = float(conditional_effects([main.fit.prep], phi, contrasts=w[None, :])[0][0, 0])
         base_design = dataclasses.replace(main.panel, offset=main.panel.effects @ main.fit.effects_mean)
         base = prepare(base_design, self._spec)
+        phi = _scales(main.fit, base)
         rows_main = np.flatnonzero(main.design.keep)  # the main design was built on every row of the frame
         rng = np.random.default_rng(seed)
         null, lower, upper = [], [], []
@@ -427,10 +463,25 @@ def _dense_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return (np.cumsum(present) - 1)[codes], np.flatnonzero(present)
 
 
-def _scales(fit) -> dict:
-    """The posterior means of the sampled scale parameters (standardised scale), where the check refits hold
-    them."""
-    return {k: float(np.mean(v)) for k, v in fit.phi_std.items()}
+@dataclass
+class _CheckFit:
+    """What the refitting checks read of a main fit, for a subset of its units: the subset's prepared design,
+    its exact conditional cell effects (original scale) and the fit's scales on the subset's standardised scale."""
+
+    prep: object
+    effects_mean: np.ndarray
+    phi: dict
+
+
+def _scales(fit, prep) -> dict:
+    """The posterior means of the fit's sampled scale parameters, where the check refits hold them, on the
+    standardised scale of ``prep`` (each design standardises by its own outcome sd: the scales in outcome units,
+    sigma and the effect sds, are converted; an AR(1) coefficient is unitless)."""
+    if isinstance(fit, _CheckFit):
+        base, sd = fit.phi, fit.prep.y_sd
+    else:
+        base, sd = {k: float(np.mean(v)) for k, v in fit.phi_std.items()}, fit.prep.y_sd
+    return {k: v if k == "rho" else v * sd / prep.y_sd for k, v in base.items()}
 
 
 def lead_distance(draws: np.ndarray) -> tuple[float, int]:

@@ -154,6 +154,35 @@ def test_full_checks_run_placebos_and_permutations(staggered):
     assert ri.passed is True and "p-value of the estimate" in ri.message and "0.010 over 99" in ri.message
 
 
+def test_refit_checks_on_many_units_run_on_a_seeded_subset(staggered, monkeypatch):
+    """Above MAX_CHECK_UNITS the placebo and permutation checks run on a random subset of units: they say so, the
+    subset's randomization test still finds the (large) effect, and the placebo dates still pass."""
+    from bayescausal.panel import event_study
+
+    study, _ = staggered
+    monkeypatch.setattr(event_study, "MAX_CHECK_UNITS", 100)
+    est = EventStudy(leads=3, lags=3, permutations=19)
+    res = est.fit(study.data, study.unit, study.time, study.outcome, study.treatment, list(study.covariates),
+                  seed=1, checks="full", sampler=SAMPLER)
+    placebo = next(c for c in res.checks if c.name == "placebo adoption dates")
+    ri = next(c for c in res.checks if c.name == "randomization inference")
+    assert "random 100 of the 150 units" in placebo.message and "random 100 of the 150 units" in ri.message
+    assert placebo.passed is True and ri.passed is True and "0.050 over 19" in ri.message
+
+
+def test_check_scales_follow_each_designs_standardisation():
+    """The refits hold the fit's scales in outcome units: on a design standardised by another outcome sd the
+    standardised sigma and effect sds change by the ratio of the sds; an AR(1) coefficient does not."""
+    from types import SimpleNamespace
+
+    from bayescausal.panel.event_study import _scales
+
+    fit = SimpleNamespace(phi_std={"sigma": np.array([0.4, 0.6]), "sd_time": np.array([0.2, 0.2]),
+                                   "rho": np.array([0.3, 0.5])}, prep=SimpleNamespace(y_sd=2.0))
+    assert _scales(fit, fit.prep) == pytest.approx({"sigma": 0.5, "sd_time": 0.2, "rho": 0.4})
+    assert _scales(fit, SimpleNamespace(y_sd=4.0)) == pytest.approx({"sigma": 0.25, "sd_time": 0.1, "rho": 0.4})
+
+
 def test_notyet_without_never_treated_uses_the_last_cohort():
     study = simulate_staggered_panel(seed=15, **{**DESIGN, "never_treated_share": 0.0, "n_units": 90})
     with pytest.raises(DataError, match="notyet"):

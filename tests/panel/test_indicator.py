@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bayescausal.panel import _event, _math
-from bayescausal.panel._indicator import Indicators
+from bayescausal.panel._indicator import Indicators, pattern_groups
 from bayescausal.panel.core import PanelDesign, PanelSpec, prepare
 
 
@@ -46,13 +46,19 @@ def test_indicators_behave_like_their_dense_matrix():
         Indicators(np.array([0, 3]), 3)
 
 
+@pytest.mark.parametrize("drop", [0.0, 0.12], ids=["balanced", "unbalanced"])
 @pytest.mark.parametrize("between", [False, True])
-def test_panel_stats_of_indicators_equal_the_dense_computation(between):
-    des, design = staggered()
+def test_panel_stats_of_indicators_equal_the_dense_computation(between, drop):
+    des, design = staggered(drop=drop)
     order = np.lexsort((design.time, design.unit))
     R = np.column_stack([design.controls[order], design.y[order]])
     cache = _math.row_cache(R, design.unit[order], design.time[order], design.n_times, between=between)
     C = design.effects[order]
+    groups = pattern_groups(C.column, cache.unit, cache.time, cache.n_units, cache.n_times, C.n_columns)
+    # balanced: one (period, cell) pattern per cohort, summed per pattern; unbalanced: too many, sparse products
+    assert (groups is not None) == (drop == 0.0)
+    if groups is not None:
+        assert len(groups[0]) == 4
     W = np.random.default_rng(1).normal(size=(cache.n_units, 2))  # between-only unit constants (Mundlak's place)
     for w in (None, W):
         fast = _math.panel_stats(cache, C, w)
@@ -64,6 +70,20 @@ def test_panel_stats_of_indicators_equal_the_dense_computation(between):
             np.testing.assert_allclose(fast.between, slow.between, rtol=0, atol=1e-10 * np.abs(slow.between).max())
         else:
             assert fast.between is None and slow.between is None
+
+
+def test_pattern_groups_verify_the_hash_and_fall_back_on_a_collision():
+    """Weights of ones hash each unit to its number of rows: units with as many rows but other cells collide,
+    the exact verification catches it and the caller gets None (the sparse products); a pattern hash that tells
+    them apart groups them."""
+    column = np.array([0, -1, 1, -1, -1, 0])
+    unit = np.array([0, 0, 1, 1, 2, 2])
+    time = np.array([0, 1, 0, 1, 0, 1])
+    assert pattern_groups(column, unit, time, 3, 2, 2, weights=np.ones((2, 3))) is None
+    weight, cells, present = pattern_groups(column, unit, time, 3, 2, 2)
+    assert len(weight) == 3 and np.allclose(weight, 0.5) and cells.sum() == 3 and present.sum() == 6
+    same = pattern_groups(np.array([0, -1, 0, -1]), np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), 2, 2, 1)
+    assert np.allclose(same[0], [1.0]) and np.allclose(same[1], [[1.0]])
 
 
 @pytest.mark.parametrize("spec", [PanelSpec(), PanelSpec("hierarchical", "hierarchical"),

@@ -9,6 +9,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as dist
 import pytest
 from scipy.linalg import block_diag
 from scipy.stats import multivariate_normal
@@ -174,6 +175,33 @@ def test_marginal_likelihood_is_the_dense_normal_with_every_coefficient_integrat
     if errors == "ar1":
         phi["rho"] = jnp.asarray(rho)
     assert float(log_marginal(phi, inp, cfg)) == pytest.approx(ref, rel=1e-10, abs=1e-8)
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_scale_only_spectral_marginal_equals_the_cholesky_one_with_its_gradient(flat):
+    """Fixed unit and time effects, iid errors: the O(q) eigenbasis form of log p(y | sigma) is the same function
+    as the Cholesky form (value and derivative), with flat and with proper priors of nonzero mean."""
+    from bayescausal.panel.priors import PanelPriors
+
+    priors = PanelPriors(**FLAT) if flat else PanelPriors(effect=dist.Normal(0.4, 2.0),
+                                                          coefficient=dist.Normal(-0.3, 0.5))
+    prep = prepare(make_design(drop=0.15, seed=4, K=2, p=3), PanelSpec("fixed", "fixed", priors=priors))
+    inp, cfg = one(prep)
+    assert cfg.scale_only and inp.spectrum is not None
+    general = inp._replace(spectrum=None)
+    for sigma in (0.3, 0.9, 2.5):
+        def value(s, i):
+            return log_marginal({"sigma": s}, i, cfg)
+        fast, slow = jax.value_and_grad(value)(sigma, inp), jax.value_and_grad(value)(sigma, general)
+        assert float(fast[0]) == pytest.approx(float(slow[0]), rel=1e-10, abs=1e-8)
+        assert float(fast[1]) == pytest.approx(float(slow[1]), rel=1e-8, abs=1e-8)
+
+
+def test_spectrum_is_left_out_when_another_scale_is_sampled():
+    for spec in (PanelSpec("hierarchical", "fixed"), PanelSpec("fixed", "hierarchical"),
+                 PanelSpec("fixed", "fixed", errors="ar1")):
+        inp, cfg = one(prepare(make_design(seed=2), spec))
+        assert not cfg.scale_only and inp.spectrum is None
 
 
 def test_conditional_mean_with_flat_priors_is_the_two_way_within_estimator():
