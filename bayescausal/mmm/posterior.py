@@ -36,7 +36,7 @@ def _summaries(params, inp: MMMInputs, spec: ModelSpec, y_unit, scale_up: float)
     baseline = jnp.broadcast_to(parts["baseline"], parts["mu"].shape) * yu
     up = components(params, inp._replace(x=inp.x * scale_up), spec)["contrib"] * yu[..., None]
     return {"contrib": contrib, "baseline": baseline, "mu": parts["mu"] * yu,
-            "extra": (up - contrib).sum(axis=(1, 2)), "beta": parts["beta"]}
+            "extra": (up - contrib).sum(axis=(1, 2)), "beta": parts["beta"], "intercept": parts["intercept"]}
 
 
 def summaries(params: dict, inp: MMMInputs, spec: ModelSpec, y_unit: np.ndarray, spend: np.ndarray,
