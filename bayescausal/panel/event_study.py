@@ -258,7 +258,7 @@ class EventStudy:
             return frame, cohort, main
         phi = _scales(main.fit, prep)
         mean, _ = conditional_effects([prep], phi)
-        sub_main.fit = _CheckFit(prep=prep, effects_mean=mean[0], phi=phi)
+        sub_main.fit = _CheckFit(prep=prep, effects_mean=mean[0], phi_std=phi)
         return sub, sub_cohort, sub_main
 
     def _pretrend_check(self, main: _Fitted) -> tuple[CheckResult, dict]:
@@ -321,11 +321,10 @@ class EventStudy:
         applied with the fitted cell effects removed from the outcome, where every permutation's effect is 0."""
         name = "randomization inference"
         w = main.design.att_weights()
-        phi = _scales(main.fit, main.fit.prep)
-        observed = float(conditional_effects([main.fit.prep], phi, contrasts=w[None, :])[0][0, 0])
+        observed = float(conditional_effects([main.fit.prep], _scales(main.fit, main.fit.prep),
+                                             contrasts=w[None, :])[0][0, 0])
         base_design = dataclasses.replace(main.panel, offset=main.panel.effects @ main.fit.effects_mean)
         base = prepare(base_design, self._spec)
-        phi = _scales(main.fit, base)
         rows_main = np.flatnonzero(main.design.keep)  # the main design was built on every row of the frame
         rng = np.random.default_rng(seed)
         null, lower, upper = [], [], []
@@ -346,6 +345,7 @@ class EventStudy:
             except (ValueError, DataError):  # not identified under this permutation
                 continue
             c = des.att_weights()[None, :]
+            phi = _scales(main.fit, prep)  # a permutation that drops rows standardises by its own outcome sd
             m_plain, _ = conditional_effects([prep], phi, plain=True, contrasts=c)
             m_cal, sd_cal = conditional_effects([prep], phi, contrasts=c)
             null.append(m_plain[0, 0])
@@ -466,22 +466,20 @@ def _dense_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 @dataclass
 class _CheckFit:
     """What the refitting checks read of a main fit, for a subset of its units: the subset's prepared design,
-    its exact conditional cell effects (original scale) and the fit's scales on the subset's standardised scale."""
+    its exact conditional cell effects (original scale) and the fit's scales on the subset's standardised scale
+    (floats where a fit has draws; :func:`_scales` reads both alike)."""
 
     prep: object
     effects_mean: np.ndarray
-    phi: dict
+    phi_std: dict
 
 
 def _scales(fit, prep) -> dict:
     """The posterior means of the fit's sampled scale parameters, where the check refits hold them, on the
     standardised scale of ``prep`` (each design standardises by its own outcome sd: the scales in outcome units,
     sigma and the effect sds, are converted; an AR(1) coefficient is unitless)."""
-    if isinstance(fit, _CheckFit):
-        base, sd = fit.phi, fit.prep.y_sd
-    else:
-        base, sd = {k: float(np.mean(v)) for k, v in fit.phi_std.items()}, fit.prep.y_sd
-    return {k: v if k == "rho" else v * sd / prep.y_sd for k, v in base.items()}
+    ratio = fit.prep.y_sd / prep.y_sd
+    return {k: float(np.mean(v)) * (1.0 if k == "rho" else ratio) for k, v in fit.phi_std.items()}
 
 
 def lead_distance(draws: np.ndarray) -> tuple[float, int]:
