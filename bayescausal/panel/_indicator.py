@@ -85,7 +85,10 @@ def as_dense(C) -> np.ndarray:
 
 def indicator_unit_means(C: Indicators, unit: np.ndarray, sizes: np.ndarray) -> sp.csr_matrix:
     """Sparse ``(n_units, K)`` unit means of the indicator columns, ``n_ic / T_i``."""
-    counts = C.unit_counts(unit, len(sizes))
+    return _means_of_counts(C.unit_counts(unit, len(sizes)), sizes)
+
+
+def _means_of_counts(counts: sp.csr_matrix, sizes: np.ndarray) -> sp.csr_matrix:
     return (sp.diags(1.0 / np.asarray(sizes, float)) @ counts).tocsr()
 
 
@@ -119,7 +122,7 @@ def indicator_within(C: Indicators, unit: np.ndarray, time: np.ndarray, n_times:
         return CC, CR, Ce
     counts = C.unit_counts(unit, presence.shape[0])
     if means is None:
-        means = (sp.diags(1.0 / np.bincount(unit, minlength=presence.shape[0]).astype(float)) @ counts).tocsr()
+        means = _means_of_counts(counts, np.bincount(unit, minlength=presence.shape[0]))
     CC = diag - np.asarray((counts.T @ means).toarray())
     Ce = cells_by_time - np.asarray((means.T @ presence).toarray())
     return CC, CR, Ce
@@ -154,14 +157,13 @@ def pattern_groups(column: np.ndarray, unit: np.ndarray, time: np.ndarray, n_uni
     is_rep = rep[unit]
     pattern = np.full((n_groups, n_times), -2, dtype=np.int64)  # -2: period absent, -1: no cell
     pattern[group[unit[is_rep]], time[is_rep]] = column[is_rep]
-    sizes = np.bincount(unit, minlength=n_units)
     present = pattern != -2
+    rows_per_unit = present.sum(axis=1)  # per pattern
     if not (np.array_equal(pattern[group[unit], time], column)
-            and np.array_equal(sizes, present.sum(axis=1)[group])):
+            and np.array_equal(np.bincount(unit, minlength=n_units), rows_per_unit[group])):
         return None
     cells = np.zeros((n_groups, K))
     g_idx, t_idx = np.nonzero(pattern >= 0)
     np.add.at(cells, (g_idx, pattern[g_idx, t_idx]), 1.0)
     members = np.bincount(group, minlength=n_groups).astype(float)
-    rows_per_unit = present.sum(axis=1).astype(float)
-    return members / np.maximum(rows_per_unit, 1.0), cells, present.astype(float)
+    return members / np.maximum(rows_per_unit, 1), cells, present.astype(float)

@@ -89,7 +89,6 @@ class PanelInputs(NamedTuple):
     spectrum: Spectrum | None = None
 
 
-
 @dataclass(frozen=True, eq=False)
 class ModelConfig:
     """Static structure: which scales are sampled, the prior means of ``theta`` and the positions of
