@@ -221,7 +221,7 @@ def components(params: dict, inp: MMMInputs, spec: ModelSpec) -> dict:
     if "controls" in params:
         rest = rest + jnp.sum(inp.controls * params["controls"][:, None, None, :], axis=-1)
     media = contrib.sum(axis=-1)
-    intercept = params["level"] - jnp.mean(rest + media, axis=-1) if "level" in params else params["intercept"]
+    intercept = params["level"] - jnp.mean(rest + media, axis=-1)
     baseline = intercept[..., None] + rest
     mu = baseline + media
     return {"baseline": baseline, "contrib": contrib, "mu": mu, "adstock": a, "weights": w, "beta": beta,

@@ -107,7 +107,7 @@ def test_lift_means_against_a_direct_counterfactual():
                     lift_delta=jnp.asarray(delta), lift_window=jnp.asarray(window), lift_obs=jnp.zeros(L),
                     lift_se=jnp.ones(L))
     spec = ModelSpec(geo=True, n_lift=L, priors=MMMPriors())
-    params = {"intercept": jnp.ones((S, G)), "alpha": jnp.asarray(rng.uniform(0.1, 0.8, (S, C))),
+    params = {"level": jnp.ones((S, G)), "alpha": jnp.asarray(rng.uniform(0.1, 0.8, (S, C))),
               "lam": jnp.asarray(rng.uniform(0.5, 2.0, (S, C))), "coef": jnp.asarray(rng.uniform(0.1, 1.0, (S, C))),
               "geo_sd": jnp.full((S, C), 0.3), "geo_z": jnp.asarray(rng.normal(size=(S, G, C))),
               "sigma": jnp.ones(S)}
