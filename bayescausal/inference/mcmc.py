@@ -170,6 +170,34 @@ def _run_nuts_traced(model, sampler: Sampler, seed: int, model_args: tuple, mode
                  kernel=(kernel_name or "NUTS") + (" (Laplace start)" if laplace else ""))
 
 
+def compile_mcmc_ahead(model: Callable, sampler: Sampler, seed: int, model_args: tuple = (),
+                       model_kwargs: dict | None = None, preferred_chain_method: str = "parallel",
+                       dense_mass: bool = False) -> bool:
+    """Start compiling, on a background thread, the NUTS programs that ``run_mcmc`` with the same arguments
+    (a NumPyro model, no Laplace start, no initial values) will run; see ``ahead.py``. Call it for every run
+    known in advance before running the first: their compilations then overlap each other and the runs.
+    Returns whether anything was queued; when nothing was (the NumPyro ``MCMC`` fallback, a model that needs
+    concrete data), ``run_mcmc`` compiles as it always does."""
+    from jax.errors import ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError
+
+    from . import nuts_batch
+
+    if os.environ.get("BAYESCAUSAL_TRACED_NUTS", "1") == "0":
+        return False
+    split = nuts_batch.split_args(tuple(model_args), dict(model_kwargs or {}))
+    if split is None:
+        return False
+    key, arrays = split
+    method = resolve_chain_method(sampler, preferred_chain_method)
+    try:
+        return nuts_batch.compile_nuts_ahead(
+            model, key, arrays, seed, sampler.chains, sampler.warmup_or(1000), sampler.draws, sampler.thinning,
+            sampler.target_accept, sampler.max_tree_depth, jax.local_device_count(),
+            progress=sampler.show_progress, method=method, dense_mass=dense_mass)
+    except (ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError):
+        return False
+
+
 @functools.lru_cache(maxsize=32)
 def _batch_functions(kernel: Any, warmup: int, chunk: int, use_pmap: bool, axes_key: Any):
     """Compiled init and chunk functions, cached so repeated fits reuse one compiled program."""

@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import ahead
+
 
 def _is_array(leaf) -> bool:
     return isinstance(leaf, np.ndarray | jax.Array) or (hasattr(leaf, "shape") and hasattr(leaf, "dtype"))
@@ -125,20 +127,56 @@ def _programs(model, key: _Static, warmup: int, chunk: int, n_dev: int, per_dev:
     return jax.jit(init_device), jax.jit(run_chunk)
 
 
-def _generators(model, args, kwargs):
+def _generators(model, args: tuple, kwargs: dict):
     """NumPyro's potential-energy and postprocess generators for ``model`` (arrays enter when called).
 
     One seeded trace of the model gives the sites' transforms; unlike ``initialize_model`` it does not search
-    for initial values eagerly (15 model runs and a gradient op by op: 6 s at 20k rows).
+    for initial values eagerly (15 model runs and a gradient op by op: 6 s at 20k rows). The trace runs
+    abstractly (``jax.eval_shape``): run eagerly, every operation of the model on its full data executes and,
+    on a cold compile cache, compiles a program of its own (7.9 s for the 5 runs of the SCM benchmark). It
+    runs eagerly when the model needs concrete values or a site's support depends on the data (its transform
+    would then hold abstract values).
     """
     from numpyro.handlers import seed, substitute
     from numpyro.infer import init_to_uniform
     from numpyro.infer.util import _get_model_transforms, get_potential_fn
 
     traced = substitute(seed(model, rng_seed=0), substitute_fn=init_to_uniform)  # as initialize_model does
-    inv_transforms, replay, enum, _ = _get_model_transforms(traced, args, kwargs)
+    split = split_args(tuple(args), dict(kwargs or {}))
+    try:
+        if split is None:
+            raise ValueError("static arguments that cannot be hashed")
+        key, arrays = split
+        found: dict = {}
+
+        def abstract(arrs):
+            a, k = key.rebuild(arrs)
+            found["transforms"] = _get_model_transforms(traced, a, k)[:3]
+            return jnp.zeros(())
+
+        jax.eval_shape(abstract, arrays)
+        inv_transforms, replay, enum = found["transforms"]
+        if _holds_tracer(inv_transforms):
+            raise ValueError("a transform depends on the data")
+    except Exception:  # noqa: BLE001 - any failure of the abstract trace: the eager one is always right
+        inv_transforms, replay, enum, _ = _get_model_transforms(traced, args, kwargs)
     return get_potential_fn(model, inv_transforms, enum=enum, replay_model=replay, dynamic_args=True,
                             model_args=args, model_kwargs=kwargs)
+
+
+def _holds_tracer(obj, depth: int = 6) -> bool:
+    """Whether ``obj`` (transforms: dicts, sequences, objects with attributes) holds a JAX tracer."""
+    if isinstance(obj, jax.core.Tracer):
+        return True
+    if depth == 0 or isinstance(obj, str | bytes | int | float | bool | type(None) | np.ndarray | jax.Array):
+        return False
+    if isinstance(obj, dict):
+        items = obj.values()
+    elif isinstance(obj, list | tuple | set | frozenset):
+        items = obj
+    else:
+        items = getattr(obj, "__dict__", {}).values()
+    return any(_holds_tracer(v, depth - 1) for v in items)
 
 
 _EXAMPLE: list = [None]
@@ -160,20 +198,41 @@ def layout(method: str, chains: int, devices: int) -> tuple[int, int, int]:
     return 1, 1, chains
 
 
-def run_nuts(model, key: _Static, arrays: list, seed: int, chains: int, warmup: int, draws: int, thinning: int,
-             target_accept: float, max_tree_depth: int, n_devices: int, init_params=None,
-             inverse_mass_matrix=None, progress: bool = False, chunk: int = 100, desc: str = "NUTS",
-             method: str = "parallel", dense_mass: bool = False):
-    """Run ``chains`` NUTS chains; returns ``(samples, stats)`` as NumPy arrays shaped ``(chain, draw, ...)``.
+@dataclass
+class _Plan:
+    """How one ``run_nuts`` call lays out its chains, and its compiled functions (from :func:`_programs`)."""
 
-    ``method`` lays the chains out over ``n_devices`` devices (:func:`layout`). ``init_params``
-    (unconstrained, leading chain axis) and ``inverse_mass_matrix`` (dense, shared) are optional starts (the
-    Laplace start); both enter as inputs, not constants. ``dense_mass`` adapts a dense mass matrix (always so
-    with ``inverse_mass_matrix``).
-    """
+    init: Any
+    step: Any
+    n_dev: int
+    per_dev: int
+    rounds: int
+    total: int
+    chunk: int
+    chunk_is_all: bool
+    rngs: Any
+    z0: Any
+    inv_mass: Any
+
+    @property
+    def per_round(self) -> int:
+        return self.n_dev * self.per_dev
+
+    def shard(self, a, r: int):
+        a = a[r * self.per_round:(r + 1) * self.per_round]
+        return a.reshape((self.n_dev, self.per_dev) + a.shape[1:]) if self.n_dev > 1 else a
+
+    def round_inputs(self, r: int):
+        """Round ``r``'s chain keys and initial values (every round has the same shapes)."""
+        zr = None if self.z0 is None else jax.tree.map(lambda a: self.shard(a, r), self.z0)
+        return self.shard(self.rngs, r), zr
+
+
+def _plan(model, key: _Static, arrays: list, seed: int, chains: int, warmup: int, draws: int, thinning: int,
+          target_accept: float, max_tree_depth: int, n_devices: int, init_params, inverse_mass_matrix,
+          progress: bool, chunk: int, method: str, dense_mass: bool) -> _Plan:
     n_dev, per_dev, rounds = layout(method, chains, n_devices)
-    per_round = n_dev * per_dev
-    padded = per_round * rounds
+    padded = n_dev * per_dev * rounds
     total = warmup + draws * thinning
     # Without a progress bar everything runs in one program (one compile); with one, in chunks of ``chunk``.
     chunk_is_all = not progress
@@ -193,29 +252,61 @@ def run_nuts(model, key: _Static, arrays: list, seed: int, chains: int, warmup: 
                                                                                    padded - chains, 0)]),
                           init_params) if padded > chains else jax.tree.map(jnp.asarray, init_params)
     inv_mass = None if inverse_mass_matrix is None else jnp.asarray(inverse_mass_matrix)
+    return _Plan(init, step, n_dev, per_dev, rounds, total, chunk, chunk_is_all, rngs, z0, inv_mass)
 
-    def shard(a, r):
-        a = a[r * per_round:(r + 1) * per_round]
-        return a.reshape((n_dev, per_dev) + a.shape[1:]) if n_dev > 1 else a
 
+def compile_nuts_ahead(model, key: _Static, arrays: list, seed: int, chains: int, warmup: int, draws: int,
+                       thinning: int, target_accept: float, max_tree_depth: int, n_devices: int, init_params=None,
+                       inverse_mass_matrix=None, progress: bool = False, chunk: int = 100,
+                       method: str = "parallel", dense_mass: bool = False) -> bool:
+    """Trace and lower the programs a :func:`run_nuts` call with these arguments will run, and compile them on
+    a background thread (``ahead.py``), so that several runs known in advance compile side by side. Returns
+    whether anything was queued (False when the model cannot be traced with its data as inputs)."""
+    plan = _plan(model, key, arrays, seed, chains, warmup, draws, thinning, target_accept, max_tree_depth,
+                 n_devices, init_params, inverse_mass_matrix, progress, chunk, method, dense_mass)
+    rr, zr = plan.round_inputs(0)
+    if plan.chunk_is_all:
+        return ahead.compile_ahead(plan.step, rr, arrays, zr, plan.inv_mass)
+    queued = ahead.compile_ahead(plan.init, rr, arrays, zr, plan.inv_mass)
+    try:
+        states = jax.eval_shape(plan.init, rr, arrays, zr, plan.inv_mass)
+    except Exception:  # noqa: BLE001 - run_nuts will trace it again and report the error there
+        return queued
+    return ahead.compile_ahead(plan.step, states, arrays) or queued
+
+
+def run_nuts(model, key: _Static, arrays: list, seed: int, chains: int, warmup: int, draws: int, thinning: int,
+             target_accept: float, max_tree_depth: int, n_devices: int, init_params=None,
+             inverse_mass_matrix=None, progress: bool = False, chunk: int = 100, desc: str = "NUTS",
+             method: str = "parallel", dense_mass: bool = False):
+    """Run ``chains`` NUTS chains; returns ``(samples, stats)`` as NumPy arrays shaped ``(chain, draw, ...)``.
+
+    ``method`` lays the chains out over ``n_devices`` devices (:func:`layout`). ``init_params``
+    (unconstrained, leading chain axis) and ``inverse_mass_matrix`` (dense, shared) are optional starts (the
+    Laplace start); both enter as inputs, not constants. ``dense_mass`` adapts a dense mass matrix (always so
+    with ``inverse_mass_matrix``). Programs queued by :func:`compile_nuts_ahead` for the same arguments are used.
+    """
+    plan = _plan(model, key, arrays, seed, chains, warmup, draws, thinning, target_accept, max_tree_depth,
+                 n_devices, init_params, inverse_mass_matrix, progress, chunk, method, dense_mass)
+    per_round, chunk, total = plan.per_round, plan.chunk, plan.total
     bar = None
     n_chunks = -(-total // chunk)
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=rounds * n_chunks * chunk, desc=desc, unit="it", leave=False)
+        bar = tqdm(total=plan.rounds * n_chunks * chunk, desc=desc, unit="it", leave=False)
     parts = []
-    for r in range(rounds):
-        rr = shard(rngs, r)
-        zr = None if z0 is None else jax.tree.map(lambda a, r=r: shard(a, r), z0)
-        if chunk_is_all:
-            _, out = step(rr, arrays, zr, inv_mass)
-            parts.append(_gather([(warmup, jax.device_get(out))], n_dev, per_round, per_round, draws, thinning))
+    for r in range(plan.rounds):
+        rr, zr = plan.round_inputs(r)
+        if plan.chunk_is_all:
+            _, out = ahead.call(plan.step, rr, arrays, zr, plan.inv_mass)
+            parts.append(_gather([(warmup, jax.device_get(out))], plan.n_dev, per_round, per_round, draws,
+                                 thinning))
             continue
-        states = init(rr, arrays, zr, inv_mass)
+        states = ahead.call(plan.init, rr, arrays, zr, plan.inv_mass)
         kept, done = [], 0
         for _ in range(n_chunks):
-            states, out = step(states, arrays)
+            states, out = ahead.call(plan.step, states, arrays)
             if done + chunk > warmup:
                 kept.append((max(0, warmup - done), jax.device_get(out)))
             else:
@@ -223,7 +314,7 @@ def run_nuts(model, key: _Static, arrays: list, seed: int, chains: int, warmup: 
             done += chunk
             if bar is not None:
                 bar.update(chunk)
-        parts.append(_gather(kept, n_dev, per_round, per_round, draws, thinning))
+        parts.append(_gather(kept, plan.n_dev, per_round, per_round, draws, thinning))
     if bar is not None:
         bar.close()
     samples = {k: np.concatenate([p[0][k] for p in parts])[:chains] for k in parts[0][0]}

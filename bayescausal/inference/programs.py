@@ -9,9 +9,9 @@ XLA's compiler, with no Python error). A platform job running many studies in on
 test session, gets there.
 
 ``release_if_near_limit`` is called before every sampler run: when the process holds more than half the
-allowed mappings it drops JAX's in-process caches of compiled programs (``jax.clear_caches``), which
-unmaps them. Nothing else is lost: programs are recompiled on their next use, from the on-disk compile
-cache when it is on.
+allowed mappings it drops JAX's in-process caches of compiled programs (``jax.clear_caches``) and the
+programs compiled ahead (``ahead.forget``), which unmaps them. Nothing else is lost: programs are
+recompiled on their next use, from the on-disk compile cache when it is on.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ def release_if_near_limit(share: float = SHARE, count: int | None = None, limit:
         return False
     import jax
 
+    from . import ahead
+
     jax.clear_caches()
+    ahead.forget()
     gc.collect()
     return True

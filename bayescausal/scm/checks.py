@@ -12,6 +12,7 @@ import numpy as np
 from scipy import stats
 
 from ..checks import CheckResult, skipped
+from ..inference.draw_map import over_devices
 from ._math import ci_test, features, holm
 from .identification import identify, implied_independencies
 from .latent import sem_identification
@@ -94,8 +95,9 @@ def predictive_checks(data, posterior: dict, seed: int, n_draws: int = PPC_DRAWS
             values = d.sample(k).astype(jnp.float64)
             return stat(values), values[:PP_ROWS]
 
-        batch = max(1, min(len(pick), int(2e6 // len(rows))))
-        reps, kept = jax.lax.map(one, (params, keys), batch_size=batch)
+        batch = max(1, min(-(-len(pick) // jax.local_device_count()), int(2e6 // len(rows))))
+        run = over_devices(lambda per_draw, _, one=one, batch=batch: jax.lax.map(one, per_draw, batch_size=batch))
+        reps, kept = run((params, keys), None)
         reps = np.asarray(reps)
         if replicates is not None:
             replicates[lay.name] = np.asarray(kept)

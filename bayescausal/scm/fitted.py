@@ -14,7 +14,10 @@ the chains of the runs are paired by index to form joint draws; the cheap mechan
 sufficient statistics or a few compressed rows, share one of these runs, see ``_node_runs``).
 Each node run adapts its step size and mass matrix to its own block and touches only its own data, where a
 joint run's step size and tree depth are set by its hardest block and every gradient pays for all nodes' data;
-but every NUTS run pays a fixed trace-and-compile cost (1-10 s on a loaded 2-core CPU). Measured on 2 cores
+but every NUTS run pays a fixed trace-and-compile cost (about 3 s per program on a cold compile cache, 1-10 s
+on a loaded 2-core CPU). The node runs are known before the first starts, so their programs are lowered up
+front and compiled side by side on background threads (``inference/ahead.py``), each run waiting only for its
+own. Measured on 2 cores
 (2 chains): 5 nodes, 2,000 rows, 1,000 draws: joint 35 s, node 70 s; 6 mixed nodes, 100k rows, 500+500 draws
 (``benchmarks/speed_scm.py``): joint 151 s, node 70 s of sampling. So ``blocks="auto"`` (default) samples
 jointly below ``NODE_BLOCKS_FROM_ROWS`` rows and per node from there. The data cost per gradient is small
@@ -45,7 +48,8 @@ from numpyro import handlers
 
 from ..checks import CheckResult, convergence_check, normalise_level, skipped
 from ..errors import DataError, SpecError
-from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
+from ..inference import Sampler, compile_mcmc_ahead, nuts_sampler, run_mcmc, to_inference_data
+from ..inference.draw_map import over_devices
 from ..report import html as html_report
 from ..report.text import checks_sentences
 from ..result import CausalResult, summarise_draws
@@ -183,11 +187,22 @@ def _sample(data: SCMData, inputs: dict, sampler: Sampler, seed: int, blocks: st
         d = run_mcmc(scm_model, sampler, seed, model_args=(layouts, jin, None))
         return d.samples, d.sample_stats["diverging"], {"joint": round(d.wall_seconds, 3)}
     posterior, diverging, timings = {}, None, {}
+    runs = []
     for i, label, names, cheap in _node_runs(layouts, jin):
         # the Laplace start pays only where each gradient touches every row (not sufficient statistics)
         row_level = any(isinstance(jin.get(name), dict) and "X" in jin[name] for name in names)
+        runs.append((i, label, names, cheap, LAPLACE_START and row_level and not cheap))
+    # The shared cheap run goes last: its sampler takes the longest to compile (4 mechanisms, dense mass: 5.7 s
+    # cold on the benchmark, against about 3 s for a row-level node) and the shortest to run, so it compiles
+    # while the others sample. The order changes no draw (each run's seed is its own).
+    runs.sort(key=lambda r: r[3])
+    for i, _, names, cheap, laplace in runs:  # every run's sampler compiles in the background, side by side
+        if not laplace and len(runs) > 1:
+            compile_mcmc_ahead(scm_model, sampler, seed + 1009 * i, model_args=(layouts, jin, frozenset(names)),
+                               dense_mass=cheap or DENSE_NODE_MASS)
+    for i, label, names, cheap, laplace in runs:
         d = run_mcmc(scm_model, sampler, seed + 1009 * i, model_args=(layouts, jin, frozenset(names)),
-                     laplace=LAPLACE_START and row_level and not cheap, dense_mass=cheap or DENSE_NODE_MASS)
+                     laplace=laplace, dense_mass=cheap or DENSE_NODE_MASS)
         posterior.update(d.samples)
         div = d.sample_stats["diverging"]
         diverging = div if diverging is None else (diverging | div)
@@ -355,6 +370,10 @@ class FittedSCM:
         rows = self._rows(where)
         t_arm, c_arm, words = self._arms(x, treat, control, shift, rows)
         out_level, out_words = self._outcome_value(y, level)
+        if self.info.get("checks_level", "full") == "full":  # the placebo's refit compiles while we intervene
+            from .placebo import prepare_refit
+
+            prepare_refit(self, y, x, seed)
         effect, m_t, m_c, chains = self._intervene(x, y, t_arm, c_arm, rows, out_level, draws, seed)
         sub = "" if where is None else f" among the {int(rows.sum())} rows with {self._where_words(where)}"
         estimand = f"average effect on {out_words} of {words}{sub}"
@@ -541,9 +560,11 @@ class FittedSCM:
         fixed = frozenset(node for node in kept if node not in sampled and node != x)
         observed = {k: jnp.asarray(v[rows]) for k, v in self.data.values.items() if k in kept and k not in sampled}
         keys = jax.random.split(jax.random.PRNGKey(seed + 104729), n_draws)
-        batch = int(max(1, min(n_draws, _CELLS_PER_BATCH // max(n * len(sampled), 1))))
-        run = _intervention_program(layouts, x, y, fixed, n, batch, out_level)
-        out = np.asarray(run(params, keys, observed, jnp.asarray(t_arm), jnp.asarray(c_arm)))
+        n_dev = jax.local_device_count()  # the draws are split over the devices (cores): draw_map.py
+        per_device = -(-n_draws // n_dev)
+        batch = int(max(1, min(per_device, _CELLS_PER_BATCH // max(n * len(sampled), 1))))
+        run = _intervention_program(layouts, x, y, fixed, n, batch, out_level, n_dev)
+        out = np.asarray(run((params, keys), (observed, jnp.asarray(t_arm), jnp.asarray(c_arm))))
         return out[:, 0] - out[:, 1], out[:, 0], out[:, 1], chains
 
 
@@ -554,13 +575,15 @@ def _digest(a) -> tuple:
 
 
 @functools.lru_cache(maxsize=64)
-def _intervention_program(layouts, x: str, y: str, fixed: frozenset, n: int, batch: int, level: int | None):
+def _intervention_program(layouts, x: str, y: str, fixed: frozenset, n: int, batch: int, level: int | None,
+                          n_devices: int = 1):
     """The compiled ancestral sampler of one intervention query, cached: repeated ``effect`` calls with the same
     shapes (other treat/control values, shifts, seeds, lever rankings) reuse one compiled program.
 
-    Returns ``run(params, keys, observed, t_arm, c_arm) -> (draws, 2)``: for each posterior draw the mean over
-    rows of the outcome's conditional mean under ``do(x = t_arm)`` and ``do(x = c_arm)``, sampled with the
-    same key in both arms (common random numbers: the same exogenous noise, Pearl 2009, ch. 7.1).
+    Returns ``run((params, keys), (observed, t_arm, c_arm)) -> (draws, 2)``: for each posterior draw the mean
+    over rows of the outcome's conditional mean under ``do(x = t_arm)`` and ``do(x = c_arm)``, sampled with the
+    same key in both arms (common random numbers: the same exogenous noise, Pearl 2009, ch. 7.1). The draws
+    are split over ``n_devices`` devices (``inference/draw_map.py``), ``batch`` at a time on each.
     """
 
     def arm(p, key, observed, value):
@@ -569,14 +592,16 @@ def _intervention_program(layouts, x: str, y: str, fixed: frozenset, n: int, bat
         tr = handlers.trace(model).get_trace(layouts, observed, n, fixed)
         return jnp.mean(_site_mean(tr[y], level))
 
-    def run(params, keys, observed, t_arm, c_arm):
+    def run(per_draw, shared):
+        observed, t_arm, c_arm = shared
+
         def one(args):
             p, key = args
             return jnp.stack([arm(p, key, observed, t_arm), arm(p, key, observed, c_arm)])
 
-        return jax.lax.map(one, (params, keys), batch_size=batch)
+        return jax.lax.map(one, per_draw, batch_size=batch)
 
-    return jax.jit(run)
+    return over_devices(run, n_devices)
 
 
 def _site_mean(site: dict, level: int | None):

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..checks import CheckResult
-from ..inference import run_mcmc
+from ..inference import compile_mcmc_ahead, run_mcmc
 from ..report.text import fmt
 from ..result import interval
 from ._data import fit_inputs
@@ -96,36 +96,58 @@ def _augmented(fitted, outcome: str, extra: list[str], permuted_from: list[str],
     return graph, dataclasses.replace(data, values=values, layouts=ordered), extra
 
 
+def _setup(fitted, outcome: str, treatment: str, seed: int):
+    """The refit's cache key and inputs, ``(key, kind, graph, augmented data, extra nodes, refit inputs)``,
+    built once per key; the refit's NUTS program is queued for compilation in the background (``ahead.py``),
+    so it compiles while the query's own intervention runs. Returns ``(key, None)`` when the refit is done."""
+    data = fitted.data
+    nodes = placebo_nodes(fitted.graph, data, outcome, treatment)
+    cache = fitted._cache
+    if not nodes:  # a refit whose permuted copies include this treatment's serves this query
+        for key in list(cache):
+            if isinstance(key, tuple) and key[:2] == ("placebo-permuted", outcome) and treatment in key[2]:
+                return key, None
+    sources = [] if nodes else permuted_sources(fitted, outcome, treatment)
+    key = ("placebo", outcome, tuple(nodes)) if nodes else ("placebo-permuted", outcome, tuple(sources))
+    if key in cache:
+        return key, None
+    if ("setup", key) not in cache:
+        rng = np.random.default_rng(seed + 7919)
+        kind = "graph" if nodes else "permuted"
+        graph, aug, extra = _augmented(fitted, outcome, nodes, sources, rng)
+        rows = None
+        if aug.n > PLACEBO_ROWS:
+            rows = np.sort(rng.choice(aug.n, PLACEBO_ROWS, replace=False))
+        inputs = jax.tree.map(jnp.asarray, fit_inputs(aug, rows))
+        compile_mcmc_ahead(scm_model, fitted.sampler, seed + 31337,
+                           model_args=(aug.layouts, inputs, frozenset({outcome})))
+        cache[("setup", key)] = (kind, graph, aug, extra, inputs)
+    return key, cache[("setup", key)]
+
+
+def prepare_refit(fitted, outcome: str, treatment: str, seed: int) -> None:
+    """Build the refit's inputs and start compiling its sampler (called before the query's own work)."""
+    _setup(fitted, outcome, treatment, seed)
+
+
 def refit_outcome(fitted, outcome: str, treatment: str, seed: int):
     """The fitted model with the outcome's mechanism refitted with placebo parents (cached per outcome).
 
     Returns ``(placebo_fitted, placebo_nodes, kind)``, ``kind`` "graph" (real nodes without a path) or
     "permuted" (the permuted copy of the treatment: one node).
     """
-    data = fitted.data
-    nodes = placebo_nodes(fitted.graph, data, outcome, treatment)
     cache = fitted._cache
-    if not nodes:  # a refit whose permuted copies include this treatment's serves this query
-        for key, entry in cache.items():
-            if isinstance(key, tuple) and key[:2] == ("placebo-permuted", outcome) and treatment in key[2]:
-                return entry[0], [permuted_name(treatment)], entry[2]
-    sources = [] if nodes else permuted_sources(fitted, outcome, treatment)
-    key = ("placebo", outcome, tuple(nodes)) if nodes else ("placebo-permuted", outcome, tuple(sources))
-    if key in cache:
-        return cache[key]
-    rng = np.random.default_rng(seed + 7919)
-    kind = "graph" if nodes else "permuted"
-    graph, aug, extra = _augmented(fitted, outcome, nodes, sources, rng)
-    rows = None
-    if aug.n > PLACEBO_ROWS:
-        rows = np.sort(rng.choice(aug.n, PLACEBO_ROWS, replace=False))
-    inputs = jax.tree.map(jnp.asarray, fit_inputs(aug, rows))
+    key, setup = _setup(fitted, outcome, treatment, seed)
+    if setup is None:
+        placebo, extra, kind = cache[key]
+        return placebo, (extra if kind == "graph" else [permuted_name(treatment)]), kind
+    kind, graph, aug, extra, inputs = cache.pop(("setup", key))
     draws = run_mcmc(scm_model, fitted.sampler, seed + 31337, model_args=(aug.layouts, inputs, frozenset({outcome})))
     posterior = {**fitted.posterior, **draws.samples}
     spec = dataclasses.replace(fitted.spec, graph=graph, mechanisms=dict(fitted.mechanisms), priors={})
     placebo = dataclasses.replace(fitted, spec=spec, data=aug, posterior=posterior, _cache={})
     cache[key] = (placebo, extra, kind)
-    return placebo, (extra if nodes else [permuted_name(treatment)]), kind
+    return placebo, (extra if kind == "graph" else [permuted_name(treatment)]), kind
 
 
 def placebo_check(fitted, treatment: str, outcome: str, rows: np.ndarray, out_level, seed: int) -> CheckResult:
