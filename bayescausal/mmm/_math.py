@@ -53,7 +53,12 @@ def weibull_weights(shape: jnp.ndarray, scale: jnp.ndarray, l_max: int, kind: st
     lam = jnp.asarray(scale)[..., None, :]
     lags = jnp.arange(l_max, dtype=jnp.result_type(float))[:, None]
     if kind == "cdf":
-        w = jnp.exp(-((lags / lam) ** k))
+        # (l / scale)^shape through exp(shape log(.)) with lag 0 kept apart: at lag 0, (0 / scale) ** shape has a
+        # NaN gradient in the scale for a shape below 1 (0 * inf), which made every NUTS transition of a Weibull
+        # model diverge (tests/mmm/test_math.py)
+        pos = lags > 0
+        u = jnp.where(pos, lags, 1.0) / lam
+        w = jnp.where(pos, jnp.exp(-jnp.exp(k * jnp.log(u))), 1.0)
     elif kind == "pdf":
         u = (lags + 1.0) / lam
         w = (k / lam) * u ** (k - 1.0) * jnp.exp(-(u ** k))

@@ -1,5 +1,6 @@
 """mmm/_math.py against independent references: NumPy loops for adstock, closed forms for saturation."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
@@ -58,6 +59,24 @@ def test_weibull_weights_match_scipy(kind):
     x = np.random.default_rng(2).gamma(2.0, 1.0, size=(25, 2))
     np.testing.assert_allclose(np.asarray(_math.weibull_adstock(x, k, lam, L, kind)),
                                _adstock_loop(x, ref / ref.sum(axis=0)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["cdf", "pdf"])
+def test_weibull_weights_have_finite_gradients_equal_to_finite_differences(kind):
+    """The lag-0 weight of the survival form is 1 whatever the shape, but ``(0 / scale) ** shape`` has NaN gradients
+    for a shape below 1; they made every NUTS transition of a Weibull model diverge. They must be finite and right."""
+    import jax
+
+    def total(v):
+        w = _math.weibull_weights(v[:1], v[1:], 8, kind)
+        return jnp.sum(w * jnp.arange(8.0)[:, None])  # the mean lag
+
+    v = jnp.array([0.8, 2.0])  # shape below 1: d(0 ** k)/d scale is 0 * inf
+    g = np.asarray(jax.grad(total)(v))
+    assert np.all(np.isfinite(g))
+    eps = 1e-6
+    fd = [(total(v.at[i].add(eps)) - total(v.at[i].add(-eps))) / (2 * eps) for i in range(2)]
+    np.testing.assert_allclose(g, np.asarray(fd), rtol=1e-6)
 
 
 def test_hill_closed_form_and_gradient_at_zero():
