@@ -93,7 +93,7 @@ def run_mcmc(
         if warm is not None and init_params is None:
             init_params = warm.init_params
     method = resolve_chain_method(sampler, preferred_chain_method)
-    if not is_kernel and os.environ.get("BAYESCAUSAL_TRACED_NUTS", "1") != "0":
+    if not is_kernel and _traced_nuts_on():
         draws = _run_nuts_traced(kernel_or_model, sampler, seed, model_args, model_kwargs, method, init_params,
                                  None if warm is None else warm.inverse_mass_matrix, kernel_name, warm is not None,
                                  dense_mass)
@@ -144,6 +144,19 @@ def run_mcmc(
     )
 
 
+def _traced_nuts_on() -> bool:
+    """Whether NUTS runs with the data as program inputs (``nuts_batch``); ``BAYESCAUSAL_TRACED_NUTS=0`` turns it
+    off."""
+    return os.environ.get("BAYESCAUSAL_TRACED_NUTS", "1") != "0"
+
+
+def _nuts_settings(sampler: Sampler) -> tuple:
+    """The sampler's settings in the positional order of ``nuts_batch.run_nuts`` and ``compile_nuts_ahead``
+    (chains to devices), so that a run and its compilation ahead ask for the same program."""
+    return (sampler.chains, sampler.warmup_or(1000), sampler.draws, sampler.thinning, sampler.target_accept,
+            sampler.max_tree_depth, jax.local_device_count())
+
+
 def _run_nuts_traced(model, sampler: Sampler, seed: int, model_args: tuple, model_kwargs: dict | None, method: str,
                      init_params, inverse_mass_matrix, kernel_name: str | None, laplace: bool,
                      dense_mass: bool = False) -> Draws | None:
@@ -160,8 +173,7 @@ def _run_nuts_traced(model, sampler: Sampler, seed: int, model_args: tuple, mode
     start = time.perf_counter()
     try:
         samples, stats = nuts_batch.run_nuts(
-            model, key, arrays, seed, sampler.chains, sampler.warmup_or(1000), sampler.draws, sampler.thinning,
-            sampler.target_accept, sampler.max_tree_depth, jax.local_device_count(), init_params=init_params,
+            model, key, arrays, seed, *_nuts_settings(sampler), init_params=init_params,
             inverse_mass_matrix=inverse_mass_matrix, progress=sampler.show_progress, method=method,
             dense_mass=dense_mass)
     except (ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError):
@@ -182,7 +194,7 @@ def compile_mcmc_ahead(model: Callable, sampler: Sampler, seed: int, model_args:
 
     from . import nuts_batch
 
-    if os.environ.get("BAYESCAUSAL_TRACED_NUTS", "1") == "0":
+    if not _traced_nuts_on():
         return False
     split = nuts_batch.split_args(tuple(model_args), dict(model_kwargs or {}))
     if split is None:
@@ -190,10 +202,8 @@ def compile_mcmc_ahead(model: Callable, sampler: Sampler, seed: int, model_args:
     key, arrays = split
     method = resolve_chain_method(sampler, preferred_chain_method)
     try:
-        return nuts_batch.compile_nuts_ahead(
-            model, key, arrays, seed, sampler.chains, sampler.warmup_or(1000), sampler.draws, sampler.thinning,
-            sampler.target_accept, sampler.max_tree_depth, jax.local_device_count(),
-            progress=sampler.show_progress, method=method, dense_mass=dense_mass)
+        return nuts_batch.compile_nuts_ahead(model, key, arrays, seed, *_nuts_settings(sampler),
+                                             progress=sampler.show_progress, method=method, dense_mass=dense_mass)
     except (ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError):
         return False
 

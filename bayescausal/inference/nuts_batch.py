@@ -164,19 +164,9 @@ def _generators(model, args: tuple, kwargs: dict):
                             model_args=args, model_kwargs=kwargs)
 
 
-def _holds_tracer(obj, depth: int = 6) -> bool:
-    """Whether ``obj`` (transforms: dicts, sequences, objects with attributes) holds a JAX tracer."""
-    if isinstance(obj, jax.core.Tracer):
-        return True
-    if depth == 0 or isinstance(obj, str | bytes | int | float | bool | type(None) | np.ndarray | jax.Array):
-        return False
-    if isinstance(obj, dict):
-        items = obj.values()
-    elif isinstance(obj, list | tuple | set | frozenset):
-        items = obj
-    else:
-        items = getattr(obj, "__dict__", {}).values()
-    return any(_holds_tracer(v, depth - 1) for v in items)
+def _holds_tracer(obj) -> bool:
+    """Whether ``obj`` (a dict of NumPyro transforms, which are pytrees) holds a JAX tracer among its leaves."""
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(obj))
 
 
 _EXAMPLE: list = [None]
