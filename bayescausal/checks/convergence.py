@@ -14,6 +14,7 @@ import arviz as az
 import numpy as np
 
 from ..errors import ConvergenceWarning
+from ..inference.stall import advice
 from .base import CheckResult
 
 RHAT_MAX = 1.01
@@ -25,11 +26,14 @@ def convergence_check(
     divergences: np.ndarray | None = None,
     rhat_max: float = RHAT_MAX,
     ess_per_chain_min: float = ESS_PER_CHAIN_MIN,
+    stopped: np.ndarray | None = None,
 ) -> CheckResult:
     """Check the named quantities (arrays shaped ``(chain, draw, ...)``) for convergence.
 
     Quantities that are constant across all draws (an indicator that never flips) carry no
-    information about mixing and are skipped. Warns with ``ConvergenceWarning`` on failure.
+    information about mixing and are skipped. ``stopped``: the sampler's ``sample_stats["stopped"]``
+    (``(chain, draw)``, the stall guard of ``inference/stall.py``); any stopped chain fails the check, with
+    advice. Warns with ``ConvergenceWarning`` on failure.
     """
     worst_rhat, worst_rhat_name = 1.0, ""
     worst_ess, worst_ess_name = np.inf, ""
@@ -53,6 +57,9 @@ def convergence_check(
     ess_min = ess_per_chain_min * n_chains
     n_div = int(np.sum(divergences)) if divergences is not None else 0
     problems = []
+    if stopped is not None and np.any(stopped):
+        per_chain = np.asarray(stopped).reshape(np.shape(stopped)[0], -1).any(axis=1)
+        problems.append(advice(int(per_chain.sum()), len(per_chain)))
     if worst_rhat > rhat_max:
         problems.append(f"R-hat {worst_rhat:.3f} > {rhat_max} ({worst_rhat_name})")
     if worst_ess < ess_min:

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import stall
 from .programs import release_if_near_limit
 from .sampler import Sampler, chains_per_round, resolve_chain_method
 
@@ -64,6 +65,7 @@ def run_mcmc(
     jit_model_args: bool = False,
     laplace: bool = False,
     dense_mass: bool = False,
+    desc: str | None = None,
 ) -> Draws:
     """Run MCMC and return the draws grouped by chain.
 
@@ -76,9 +78,15 @@ def run_mcmc(
     on synthetic control: 34 s then 12.5 s for new datasets, against 34 s each). It needs every model
     argument to be a JAX array pytree (bind other options with ``functools.partial``).
 
+    NUTS run with the data as program inputs (the default, ``nuts_batch``) is guarded against stalled chains
+    (``stall.py``): a chain whose step size collapsed while its trajectories ran to the maximum tree depth is
+    stopped, ``sample_stats['stopped']`` marks its draws from then on and a ``ConvergenceWarning`` is raised;
+    pass ``stopped=`` to :func:`~bayescausal.checks.convergence_check` so that the check fails with the advice.
+
     ``dense_mass=True`` adapts a dense mass matrix in warm-up instead of a diagonal one: worth it for small
     models whose coefficients are correlated a posteriori (a regression on correlated parents), where a
-    diagonal metric needs long trajectories; the Laplace start always gives a dense one.
+    diagonal metric needs long trajectories; the Laplace start always gives a dense one. ``desc`` labels the
+    progress bar (which part of a fit is sampling).
     """
     from numpyro.infer import MCMC
     from numpyro.infer.mcmc import MCMCKernel
@@ -96,7 +104,7 @@ def run_mcmc(
     if not is_kernel and _traced_nuts_on():
         draws = _run_nuts_traced(kernel_or_model, sampler, seed, model_args, model_kwargs, method, init_params,
                                  None if warm is None else warm.inverse_mass_matrix, kernel_name, warm is not None,
-                                 dense_mass)
+                                 dense_mass, desc)
         if draws is not None:
             return draws
     kernel = kernel_or_model if is_kernel else _nuts(
@@ -159,7 +167,7 @@ def _nuts_settings(sampler: Sampler) -> tuple:
 
 def _run_nuts_traced(model, sampler: Sampler, seed: int, model_args: tuple, model_kwargs: dict | None, method: str,
                      init_params, inverse_mass_matrix, kernel_name: str | None, laplace: bool,
-                     dense_mass: bool = False) -> Draws | None:
+                     dense_mass: bool = False, desc: str | None = None) -> Draws | None:
     """NUTS with the data as inputs of the compiled program (``nuts_batch``); None when the model's arguments
     or code need concrete values (the caller then uses NumPyro's ``MCMC``)."""
     from jax.errors import ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError
@@ -175,9 +183,14 @@ def _run_nuts_traced(model, sampler: Sampler, seed: int, model_args: tuple, mode
         samples, stats = nuts_batch.run_nuts(
             model, key, arrays, seed, *_nuts_settings(sampler), init_params=init_params,
             inverse_mass_matrix=inverse_mass_matrix, progress=sampler.show_progress, method=method,
-            dense_mass=dense_mass)
+            dense_mass=dense_mass, desc=desc or "NUTS")
     except (ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError):
         return None  # the model reads its data as concrete values: compile it with the data baked in
+    stopped = np.asarray(stats["stopped"]).any(axis=1)
+    if stopped.any():
+        from ..errors import ConvergenceWarning
+
+        warnings.warn(stall.advice(int(stopped.sum()), len(stopped)) + ".", ConvergenceWarning, stacklevel=3)
     return Draws(samples=samples, sample_stats=stats, wall_seconds=time.perf_counter() - start, chain_method=method,
                  kernel=(kernel_name or "NUTS") + (" (Laplace start)" if laplace else ""))
 

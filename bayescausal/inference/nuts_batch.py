@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import ahead
+from . import ahead, stall
 
 
 def _is_array(leaf) -> bool:
@@ -78,6 +78,7 @@ def _programs(model, key: _Static, warmup: int, chunk: int, n_dev: int, per_dev:
 
     potential_gen, postprocess_gen = _generators(model, *key.rebuild(_EXAMPLE[0]))
     init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo="NUTS")
+    max_steps = 2**max_tree_depth - 1
 
     def init_one(rng, arrays, z0, inv_mass):
         args, kwargs = key.rebuild(arrays)
@@ -89,23 +90,32 @@ def _programs(model, key: _Static, warmup: int, chunk: int, n_dev: int, per_dev:
                            target_accept_prob=target_accept, max_tree_depth=max_tree_depth,
                            model_args=args, model_kwargs=kwargs, rng_key=k_run)
 
+    def init_guarded(rng, arrays, z0, inv_mass):
+        s = init_one(rng, arrays, z0, inv_mass)
+        return s, stall.start(s.adapt_state.step_size)
+
     def init_device(rngs, arrays, z0s, inv_mass):
         if per_dev == 1:  # no vmap of one: batched while-loops compile and run slower
-            one = init_one(rngs[0], arrays, None if z0s is None else jax.tree.map(lambda a: a[0], z0s), inv_mass)
+            one = init_guarded(rngs[0], arrays, None if z0s is None else jax.tree.map(lambda a: a[0], z0s),
+                               inv_mass)
             return jax.tree.map(lambda a: a[None], one)
-        return jax.vmap(init_one, in_axes=(0, None, 0 if has_init else None, None))(rngs, arrays, z0s, inv_mass)
+        return jax.vmap(init_guarded, in_axes=(0, None, 0 if has_init else None, None))(rngs, arrays, z0s, inv_mass)
 
     def run_chunk(states, arrays):
         args, kwargs = key.rebuild(arrays)
         post = postprocess_gen(*args, **kwargs)
 
-        def step(s):
-            return sample_kernel(s, model_args=args, model_kwargs=kwargs)
+        def step(carry):  # one chain's transition, skipped once the stall guard has stopped it (stall.py)
+            s, guard = carry
+            s = jax.lax.cond(guard.stopped, lambda s: s, lambda s: sample_kernel(s, model_args=args,
+                                                                                  model_kwargs=kwargs), s)
+            return s, stall.update(guard, s.num_steps, s.adapt_state.step_size, max_steps)
 
-        def body(s, _):
-            s = step(s) if per_dev == 1 else jax.vmap(step)(s)
+        def body(carry, _):
+            carry = step(carry) if per_dev == 1 else jax.vmap(step)(carry)
+            s, guard = carry
             z = post(s.z) if per_dev == 1 else jax.vmap(post)(s.z)
-            return s, (z, s.diverging, s.num_steps)
+            return carry, (z, s.diverging, s.num_steps, guard.stopped)
 
         if per_dev == 1:
             states = jax.tree.map(lambda a: a[0], states)
@@ -313,7 +323,8 @@ def run_nuts(model, key: _Static, arrays: list, seed: int, chains: int, warmup: 
 
 
 def _gather(kept, n_dev: int, padded: int, chains: int, draws: int, thinning: int):
-    """Chunks of ``(z, diverging, num_steps)`` outputs -> ``(samples, stats)`` shaped ``(chain, draw, ...)``."""
+    """Chunks of ``(z, diverging, num_steps, stopped)`` outputs -> ``(samples, stats)`` shaped ``(chain, draw,
+    ...)``."""
 
     def gather(select):
         parts = []
@@ -329,5 +340,5 @@ def _gather(kept, n_dev: int, padded: int, chains: int, draws: int, thinning: in
 
     names = list(kept[0][1][0].keys())
     samples = {name: gather(lambda o, n=name: o[0][n]) for name in names}
-    stats = {"diverging": gather(lambda o: o[1]), "n_steps": gather(lambda o: o[2])}
+    stats = {"diverging": gather(lambda o: o[1]), "n_steps": gather(lambda o: o[2]), "stopped": gather(lambda o: o[3])}
     return samples, stats

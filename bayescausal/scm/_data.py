@@ -17,7 +17,7 @@ from ._latent_math import block_suffstats
 from ._math import Encoding, compress_rows, count_tail, features, gaussian_suffstats
 from .graph import CausalGraph
 from .latent import LatentBlock, check_families, latent_blocks, require_identified
-from .mechanisms import MAX_CATEGORIES, Custom, Mechanism, infer_mechanism
+from .mechanisms import MAX_CATEGORIES, Custom, Mechanism, choose_mechanism
 from .model import NodeLayout
 
 
@@ -35,6 +35,7 @@ class SCMData:
     columns: tuple
     extra: dict = field(default_factory=dict)  # the data's other columns (for effect(where=...)), as arrays
     blocks: tuple[LatentBlock, ...] = ()
+    choices: dict = field(default_factory=dict)  # node -> why its mechanism is the one it is (given or inferred)
 
     @property
     def n(self) -> int:
@@ -137,8 +138,13 @@ def encode_node(series: pd.Series, node: str, mech: Mechanism) -> tuple[np.ndarr
     return x, (), Encoding("continuous", mean, sd), (0.0,), mean, sd
 
 
-def prepare(graph: CausalGraph, mechanisms: dict[str, Mechanism], df: pd.DataFrame) -> SCMData:
+def prepare(graph: CausalGraph, mechanisms: dict[str, Mechanism], df: pd.DataFrame,
+            priors: dict[str, dict] | None = None) -> SCMData:
     """Validate ``df`` against the graph and encode every observed node; build the :class:`NodeLayout` of each.
+
+    A node without a given mechanism gets :func:`mechanisms.choose_mechanism` of its column and its parents'
+    features (so a count node's family is chosen by its dispersion given its parents), then its ``priors``
+    overrides. ``SCMData.choices`` keeps why each node has its mechanism.
 
     Latent nodes get no layout: a latent root with two or more linear-Gaussian children becomes a block of
     correlated errors (``latent.py``); the model must then be identified (``latent.require_identified``).
@@ -151,21 +157,39 @@ def prepare(graph: CausalGraph, mechanisms: dict[str, Mechanism], df: pd.DataFra
                         "from mechanisms=, or drop it from latent= if it is measured.")
     check_frame(df, graph)
     block_of = {node: b.name for b in blocks for node in b.nodes}
-    values, levels, encodings, layouts = {}, {}, {}, []
+    values, levels, encodings, layouts, choices = {}, {}, {}, [], {}
     for node in graph.topological_order():
         if node in graph.latent:
             continue
         series = df[node]
-        mech = mechanisms.get(node) or infer_mechanism(series)
+        parents = tuple(sorted(graph.parents(node) - graph.latent))
+        mech = mechanisms.get(node)
+        if mech is None:
+            X = np.asarray(features([values[p] for p in parents], [encodings[p] for p in parents], len(series)))
+            mech, choices[node] = choose_mechanism(series, X)
+            mech = _with_priors(mech, (priors or {}).get(node), node)
+        else:
+            choices[node] = "given"
         x, lv, enc, center, mean, sd = encode_node(series, node, mech)
         values[node], levels[node], encodings[node] = x, lv, enc
-        parents = tuple(sorted(graph.parents(node) - graph.latent))
         layouts.append(NodeLayout(node, mech, parents, tuple(encodings[p] for p in parents), enc, center, mean, sd,
                                   enc.levels, block_of.get(node)))
     check_families(blocks, {lay.name: lay.family for lay in layouts})
     require_identified(graph)
     extra = {c: df[c].to_numpy() for c in df.columns if c not in values}
-    return SCMData(values, levels, tuple(layouts), df.index, tuple(df.columns), extra, blocks)
+    return SCMData(values, levels, tuple(layouts), df.index, tuple(df.columns), extra, blocks, choices)
+
+
+def _with_priors(mech: Mechanism, overrides: dict | None, node: str) -> Mechanism:
+    """An inferred mechanism with the user's prior overrides; a name it lacks raises SpecError saying that the
+    family was inferred (the user may have expected another one)."""
+    if not overrides:
+        return mech
+    try:
+        return mech.with_priors(dict(overrides))
+    except SpecError as err:
+        raise SpecError(f"priors[{node!r}]: {err} The family of {node!r} was inferred from the data as "
+                        f"{mech.family}; to use another, name it in mechanisms={{{node!r}: ...}}.") from None
 
 
 def fit_inputs(data: SCMData, rows: np.ndarray | None = None) -> dict:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ from .graph import CausalGraph, as_causal_graph
 from .mechanisms import Mechanism, as_mechanism
 from .model import block_members, generative_model, scm_model
 
+_log = logging.getLogger(__name__)
 EFFECT_DRAWS = 1000
 NODE_BLOCKS_FROM_ROWS = 20_000  # blocks="auto": one NUTS run per mechanism from this many rows (module doc)
 _CELLS_PER_BATCH = 4_000_000  # draws x rows evaluated at once by effect(); bounds memory at ~32 MB per array
@@ -108,15 +110,6 @@ class SCM:
         object.__setattr__(self, "mechanisms", mechs)
         object.__setattr__(self, "priors", priors)
 
-    def _resolved(self, df: pd.DataFrame) -> dict[str, Mechanism]:
-        from .mechanisms import infer_mechanism
-
-        mechs = dict(self.mechanisms)
-        for node, over in self.priors.items():
-            if node not in mechs and node in df.columns:
-                mechs[node] = infer_mechanism(df[node]).with_priors(over)
-        return mechs
-
     def fit(self, df: pd.DataFrame, sampler: Sampler | None = None, seed: int = 0, checks="full", *,
             blocks: str = "auto") -> FittedSCM:
         """Fit every mechanism by NUTS and run the checks; returns a :class:`FittedSCM` (``df`` is not changed).
@@ -131,20 +124,18 @@ class SCM:
         if blocks not in ("auto", "node", "joint"):
             raise SpecError(f"blocks={blocks!r}: use 'auto', 'joint' (one NUTS run) or 'node' (one NUTS run per "
                             "mechanism).")
-        if isinstance(df, pd.DataFrame):
-            data = prepare(self.graph, self._resolved(df), df)
-        else:
-            data = prepare(self.graph, dict(self.mechanisms), df)
+        data = prepare(self.graph, dict(self.mechanisms), df, self.priors)
         inputs = fit_inputs(data)
         if blocks == "auto":
             blocks = "node" if data.n >= NODE_BLOCKS_FROM_ROWS else "joint"
         start = time.perf_counter()
-        posterior, diverging, timings = _sample(data, inputs, sampler, seed, blocks)
+        posterior, flags, timings = _sample(data, inputs, sampler, seed, blocks)
+        diverging = flags["diverging"]
         fit_seconds = time.perf_counter() - start
         check_list: list[CheckResult] = []
         replicates: dict = {}
         if level:
-            check_list.append(convergence_check(posterior, diverging))
+            check_list.append(convergence_check(posterior, diverging, stopped=flags["stopped"]))
             check_list.extend(predictive_checks(data, posterior, seed, replicates=replicates))
             check_list.append(independence_check(self.graph, data))
         idata = to_inference_data(posterior, sample_stats={"diverging": diverging},
@@ -184,9 +175,9 @@ def _sample(data: SCMData, inputs: dict, sampler: Sampler, seed: int, blocks: st
     layouts = data.layouts
     jin = jax.tree.map(jnp.asarray, inputs)
     if blocks == "joint":
-        d = run_mcmc(scm_model, sampler, seed, model_args=(layouts, jin, None))
-        return d.samples, d.sample_stats["diverging"], {"joint": round(d.wall_seconds, 3)}
-    posterior, diverging, timings = {}, None, {}
+        d = run_mcmc(scm_model, sampler, seed, model_args=(layouts, jin, None), desc="SCM (joint)")
+        return d.samples, _flags(d, None), {"joint": round(d.wall_seconds, 3)}
+    posterior, flags, timings = {}, None, {}
     runs = []
     for i, label, names, cheap in _node_runs(layouts, jin):
         # the Laplace start pays only where each gradient touches every row (not sufficient statistics)
@@ -200,14 +191,25 @@ def _sample(data: SCMData, inputs: dict, sampler: Sampler, seed: int, blocks: st
         if not laplace and len(runs) > 1:
             compile_mcmc_ahead(scm_model, sampler, seed + 1009 * i, model_args=(layouts, jin, frozenset(names)),
                                dense_mass=cheap or DENSE_NODE_MASS)
-    for i, label, names, cheap, laplace in runs:
+    for k, (i, label, names, cheap, laplace) in enumerate(runs):
+        fams = ", ".join(sorted({lay.family.replace("_", " ") for lay in layouts if lay.name in names}))
+        desc = f"SCM node run {k + 1}/{len(runs)}: {label} ({fams})"
+        _log.info("%s: sampling", desc)
         d = run_mcmc(scm_model, sampler, seed + 1009 * i, model_args=(layouts, jin, frozenset(names)),
-                     laplace=laplace, dense_mass=cheap or DENSE_NODE_MASS)
+                     laplace=laplace, dense_mass=cheap or DENSE_NODE_MASS, desc=desc)
+        _log.info("%s: %.1f s", desc, d.wall_seconds)
         posterior.update(d.samples)
-        div = d.sample_stats["diverging"]
-        diverging = div if diverging is None else (diverging | div)
+        flags = _flags(d, flags)
         timings[label] = round(d.wall_seconds, 3)
-    return posterior, diverging, timings
+    return posterior, flags, timings
+
+
+def _flags(d, flags: dict | None) -> dict:
+    """The run's per-draw divergence and stall flags (``inference/stall.py``), or-ed with earlier runs' (node runs
+    pair their chains by index)."""
+    new = {"diverging": np.asarray(d.sample_stats["diverging"], bool)}
+    new["stopped"] = np.asarray(d.sample_stats.get("stopped", np.zeros_like(new["diverging"])), bool)
+    return new if flags is None else {k: flags[k] | new[k] for k in new}
 
 
 def _node_runs(layouts, jin: dict) -> list[tuple[int, str, list[str], bool]]:
@@ -290,8 +292,10 @@ class FittedSCM:
         return labels
 
     def summary(self, hdi_prob: float = 0.95) -> pd.DataFrame:
-        """The mechanisms' parameters, one row each: ``node``, ``family``, ``parameter``, mean, sd, interval,
-        ``p_positive``. On the standardised scale (see ``mechanisms.py``): continuous parents per data sd, binary
+        """The mechanisms' parameters, one row each: ``node``, ``family``, ``why`` (the family was given, or how
+        it was inferred from the data: for a count node, its Pearson dispersion given its parents, see
+        :func:`~bayescausal.scm.mechanisms.choose_mechanism`), ``parameter``, mean, sd, interval, ``p_positive``.
+        On the standardised scale (see ``mechanisms.py``): continuous parents per data sd, binary
         parents per switch 0 -> 1, categorical parents against their first level."""
         rows, meta = {}, []
         total = None
@@ -329,6 +333,8 @@ class FittedSCM:
                     meta.append((block, "latent", "error correlation"))
         table = summarise_draws(rows, hdi_prob)
         table.insert(0, "parameter", [m[2] for m in meta])
+        table.insert(0, "why", [self.data.choices.get(m[0], "latent block: correlated errors of its children")
+                                for m in meta])
         table.insert(0, "family", [m[1] for m in meta])
         table.insert(0, "node", [m[0] for m in meta])
         return table
@@ -337,6 +343,11 @@ class FittedSCM:
         opening, closing = checks_sentences(self.checks)
         fams = ", ".join(f"{lay.name} ({lay.family})" for lay in self.data.layouts)
         body = f"Structural causal model over {self.data.n} rows with mechanisms {fams}."
+        counts = [f"{lay.name} is {lay.family.replace('_', ' ')} ({self.data.choices[lay.name][10:]})"
+                  for lay in self.data.layouts
+                  if lay.encoding.kind == "count" and self.data.choices.get(lay.name, "").startswith("inferred: ")]
+        if counts:
+            body += " Count families chosen from the data: " + "; ".join(counts) + "."
         return " ".join(p for p in (opening, body, closing) if p)
 
     def _repr_html_(self) -> str:

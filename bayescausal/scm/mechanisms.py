@@ -20,7 +20,7 @@ negative binomial overdispersion ``1/concentration`` HalfNormal(1), so the Poiss
 prior's bulk. Override any of them by name, on an instance (``LinearGaussian(coef=dist.Normal(0, 0.5))``)
 or through ``SCM(priors={"node": {"coef": ...}})``; a wrong name raises :class:`SpecError`.
 
-:func:`infer_mechanism` chooses a family from the data when the user gives none (see its docstring).
+:func:`choose_mechanism` chooses a family from the data when the user gives none, and says why (see its docstring).
 A user-written NumPyro function can stand in for any mechanism (:class:`Custom`).
 """
 
@@ -35,9 +35,12 @@ import numpyro.distributions as dist
 import pandas as pd
 
 from ..errors import SpecError
+from ._math import compress_rows, poisson_dispersion
 
-# a count column whose variance exceeds its mean by this factor gets a negative binomial (see infer_mechanism)
-OVERDISPERSION_RATIO = 1.5
+# a count node whose Pearson dispersion given its parents exceeds this ratio, by more than OVERDISPERSION_Z standard
+# errors, gets a negative binomial (see choose_mechanism)
+OVERDISPERSION_RATIO = 1.1
+OVERDISPERSION_Z = 3.0
 MAX_CATEGORIES = 50
 
 
@@ -127,7 +130,12 @@ class Poisson(Mechanism):
 class NegativeBinomial(Mechanism):
     """Count node with overdispersion: as :class:`Poisson`, variance ``mu + dispersion * mu**2``.
 
-    ``dispersion`` is ``1/concentration`` (0 is the Poisson limit).
+    ``dispersion`` is ``1/concentration`` (0 is the Poisson limit), sampled on the log scale under a HalfNormal(1)
+    prior with a likelihood that stays exact and smooth as it goes to 0 (``_math.negbin_loglik``). The reciprocal
+    square root of the concentration under a half-normal prior, a common recommendation for Stan models, was
+    measured against it on 20,000 Poisson and negative binomial rows (4 chains x 1,000 draws): equal where the
+    counts are overdispersed, worse at the Poisson limit (minimum ESS per second 54-76 against 85-111, and a
+    divergence), since it puts more prior mass near 0.
     """
 
     intercept: dist.Distribution = _normal(1.5)
@@ -200,34 +208,49 @@ def as_mechanism(value, node: str) -> Mechanism:
                     f"not {type(value).__name__}.")
 
 
-def infer_mechanism(series: pd.Series) -> Mechanism:
-    """Choose a mechanism from a column's dtype and values.
+def infer_mechanism(series: pd.Series, parents: np.ndarray | None = None) -> Mechanism:
+    """Choose a mechanism from a column's dtype and values (and, for counts, its parents' features); see
+    :func:`choose_mechanism` for the rule and the reason it gives."""
+    return choose_mechanism(series, parents)[0]
+
+
+def choose_mechanism(series: pd.Series, parents: np.ndarray | None = None) -> tuple[Mechanism, str]:
+    """A mechanism for a node whose family the user did not give, and the reason in words.
 
     * bool, or numbers that are all 0 or 1 -> :class:`Logistic`;
     * categorical, object or string dtype -> :class:`Categorical`;
     * integers (integer dtype, or floats that are all whole) that are non-negative, with more than two
-      distinct values -> :class:`Poisson`, or :class:`NegativeBinomial` when the variance exceeds the mean by
-      more than ``OVERDISPERSION_RATIO`` (1.5). This looks at the marginal, so part of the excess may come
-      from the parents rather than the noise; erring that way is cheap because the negative binomial nests
-      the Poisson (its dispersion is then estimated near 0);
+      distinct values -> :class:`Poisson`, or :class:`NegativeBinomial` when the counts are overdispersed
+      *given the parents*: a Poisson log-linear fit on the parents' features (``parents``, an ``(n, p)`` array
+      as the mechanism sees them; the marginal when None) leaves a Pearson dispersion above
+      ``OVERDISPERSION_RATIO`` (1.1) *and* more than ``OVERDISPERSION_Z`` (3) standard errors above 1
+      (``_math.poisson_dispersion``). The marginal variance is the wrong statistic: parents that move the mean
+      inflate it even when every count is Poisson given its parents, and a negative binomial fitted there has no
+      overdispersion to explain. Below 1.1 a Poisson fit's intervals are at most about 5% too narrow;
     * any other numbers -> :class:`LinearGaussian`.
     """
     s = series.dropna()
     if pd.api.types.is_bool_dtype(series):
-        return Logistic()
+        return Logistic(), "inferred: boolean values"
     if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(series) or \
             pd.api.types.is_string_dtype(series):
-        return Categorical()
+        return Categorical(), "inferred: non-numeric values"
     if not pd.api.types.is_numeric_dtype(series):
-        return Categorical()
+        return Categorical(), "inferred: non-numeric values"
     values = s.to_numpy(dtype=float)
     finite = values[np.isfinite(values)]
     if finite.size and np.all((finite == 0) | (finite == 1)):
-        return Logistic()
+        return Logistic(), "inferred: values 0 and 1"
     whole = finite.size > 0 and np.all(finite == np.round(finite))
     if (pd.api.types.is_integer_dtype(series) or whole) and finite.size and finite.min() >= 0:
-        mean = finite.mean()
-        if mean > 0 and finite.var() > OVERDISPERSION_RATIO * mean:
-            return NegativeBinomial()
-        return Poisson()
-    return LinearGaussian()
+        if finite.mean() <= 0 or finite.size != len(series):
+            return Poisson(), "inferred: non-negative integers"
+        X = np.zeros((len(finite), 0)) if parents is None else np.asarray(parents, float)
+        Xc, yc, wc = compress_rows(X, finite)
+        dispersion, se = poisson_dispersion(Xc, yc, wc)
+        given = "given its parents" if X.shape[1] else "(no parents)"
+        words = f"non-negative integers, Pearson dispersion {dispersion:.2f} (se {se:.2f}) {given}"
+        if dispersion > OVERDISPERSION_RATIO and dispersion > 1.0 + OVERDISPERSION_Z * se:
+            return NegativeBinomial(), f"inferred: {words}, above {OVERDISPERSION_RATIO}"
+        return Poisson(), f"inferred: {words}, not above {OVERDISPERSION_RATIO}"
+    return LinearGaussian(), "inferred: real numbers"

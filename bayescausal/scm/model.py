@@ -153,7 +153,7 @@ def scm_model(layouts: tuple[NodeLayout, ...], inputs: dict, nodes: frozenset[st
                                                      inp["n"]))
         elif lay.family == "negative_binomial":
             eta = linear_predictor(lay, params, inp["X"])
-            numpyro.factor(lay.name, negbin_loglik(eta, 1.0 / params["dispersion"], inp["y"], inp["w"], inp["tail"]))
+            numpyro.factor(lay.name, negbin_loglik(eta, params["dispersion"], inp["y"], inp["w"], inp["tail"]))
         else:
             d = node_distribution(lay, params, inp["X"], standardised=True)
             numpyro.factor(lay.name, jnp.sum(inp["w"] * d.log_prob(inp["y"])))

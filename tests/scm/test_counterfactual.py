@@ -129,7 +129,7 @@ def test_result_contract(fitted, tmp_path):
 def _known(df, graph, mechanisms, params, chains=2, draws=100):
     """A FittedSCM whose 'posterior' holds the same known parameters in every draw."""
     spec = bc.SCM(graph, mechanisms=mechanisms)
-    data = prepare(spec.graph, spec._resolved(df), df)
+    data = prepare(spec.graph, dict(spec.mechanisms), df, spec.priors)
     posterior = {k: np.broadcast_to(np.asarray(v, float), (chains, draws) + np.shape(v)).copy()
                  for k, v in params.items()}
     return FittedSCM(spec, data, posterior, idata=None, checks=())

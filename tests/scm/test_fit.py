@@ -48,8 +48,46 @@ def test_negbin_loglik_matches_numpyro():
     eta, w = rng.normal(1.0, 0.3, 300), rng.integers(1, 4, 300).astype(float)
     phi = 1.7
     ref = float(np.sum(w * (nbinom.logpmf(y, phi, phi / (phi + np.exp(eta))) + gammaln(y + 1))))
-    got = float(negbin_loglik(eta, phi, y, w, count_tail(y, w)))
+    got = float(negbin_loglik(eta, 1.0 / phi, y, w, count_tail(y, w)))
     assert got == pytest.approx(ref, rel=1e-10)
+
+
+def test_negbin_loglik_is_exact_down_to_the_poisson_limit():
+    """At dispersion 1e-8 the likelihood is the Poisson one to O(1e-8) relative, and at 1e-30 or 1e-320 (below
+    the float64 subnormal range) it equals it to rounding, with a finite gradient: the concentration form gave
+    rounding noise there, which stalled NUTS (issue 21)."""
+    import jax
+
+    from scipy.stats import poisson
+    rng = np.random.default_rng(7)
+    y = rng.poisson(2.0, 400).astype(float)
+    eta, w = rng.normal(0.7, 0.3, 400), np.ones(400)
+    tail = count_tail(y, w)
+    ref = float(np.sum(poisson.logpmf(y, np.exp(eta)) + gammaln(y + 1)))
+    assert float(negbin_loglik(eta, 1e-8, y, w, tail)) == pytest.approx(ref, rel=1e-6)
+    for alpha in (1e-30, 1e-320, 0.0):
+        assert float(negbin_loglik(eta, alpha, y, w, tail)) == pytest.approx(ref, rel=1e-13)
+    grad = jax.grad(lambda log_a: negbin_loglik(eta, jax.numpy.exp(log_a), y, w, tail))(np.log(1e-30))
+    assert np.isfinite(grad) and abs(float(grad)) < 1e-20  # d/dlog(alpha) = alpha * score: vanishes at the limit
+
+
+def test_poisson_dispersion_given_parents():
+    """Poisson counts whose mean moves with their parents have a large marginal variance/mean but a Pearson
+    dispersion of about 1 given the parents; gamma-mixed counts keep theirs."""
+    from bayescausal.scm._math import poisson_dispersion
+    rng = np.random.default_rng(8)
+    x, b = rng.normal(size=20_000), (rng.uniform(size=20_000) < 0.25).astype(float)
+    mu = np.exp(0.2 + 1.2 * b - 0.5 * x)
+    c = rng.poisson(mu).astype(float)
+    X = np.column_stack([b, x])
+    assert c.var() / c.mean() > 2.0
+    d, se = poisson_dispersion(X, c)
+    assert abs(d - 1.0) < 4 * se and se < 0.03
+    over = rng.poisson(rng.gamma(2.0, mu / 2.0)).astype(float)  # variance mu + mu^2 / 2
+    d_over, se_over = poisson_dispersion(X, over)
+    assert d_over > 1.0 + 10 * se_over
+    Xu, yu, wu = compress_rows(X[:, :1], c)  # weights give the same statistic as the rows they stand for
+    assert poisson_dispersion(Xu, yu, wu)[0] == pytest.approx(poisson_dispersion(X[:, :1], c)[0], rel=1e-8)
 
 
 def test_compress_rows_keeps_totals():
@@ -80,6 +118,26 @@ def test_infer_mechanism_from_data():
     assert isinstance(infer_mechanism(pd.Series(rng.negative_binomial(1, 0.1, 500))), NegativeBinomial)
     assert isinstance(infer_mechanism(pd.Series(["a", "b", "a"])), Categorical)
     assert isinstance(infer_mechanism(pd.Series(rng.normal(size=10))), LinearGaussian)
+
+
+def test_count_family_is_chosen_given_the_parents():
+    """Issue 21: Poisson counts driven by their parents are fitted as Poisson (their marginal variance/mean is
+    2.8), truly overdispersed ones as negative binomial; the choice and its reason reach the layout and summary."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    x, b = rng.normal(size=n), (rng.uniform(size=n) < 0.25).astype(int)
+    mu = np.exp(0.2 + 1.2 * b - 0.5 * x)
+    graph = bc.CausalGraph("x -> c; b -> c")
+    poisson_df = pd.DataFrame({"x": x, "b": b, "c": rng.poisson(mu)})
+    data = prepare(graph, {}, poisson_df)
+    assert data.layout("c").family == "poisson"
+    assert "given its parents" in data.choices["c"] and data.choices["b"] == "inferred: values 0 and 1"
+    assert isinstance(infer_mechanism(poisson_df["c"]), NegativeBinomial)  # the marginal alone misleads
+    over_df = poisson_df.assign(c=rng.poisson(rng.gamma(2.0, mu / 2.0)))
+    assert prepare(graph, {}, over_df).layout("c").family == "negative_binomial"
+    assert prepare(graph, {"c": Poisson()}, over_df).choices["c"] == "given"
+    with pytest.raises(bc.SpecError, match="inferred from the data as poisson"):
+        prepare(graph, {}, poisson_df, {"c": {"dispersion": dist.HalfNormal(0.5)}})
 
 
 def test_mechanism_overrides_and_prior_names():
