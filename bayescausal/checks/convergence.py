@@ -70,7 +70,8 @@ def convergence_check(
     if problems:
         message = (
             "MCMC did not converge: " + "; ".join(problems)
-            + ". Run longer chains (Sampler(draws=..., warmup=...)), or simplify the model."
+            + ("." if stopped is not None and np.any(stopped)
+               else ". Run longer chains (Sampler(draws=..., warmup=...)), or simplify the model.")
         )
         warnings.warn(message, ConvergenceWarning, stacklevel=3)
         return CheckResult("convergence", False, worst_rhat, threshold, message)

@@ -264,7 +264,8 @@ class BayesianIV:
             if "error_corr" in derived:
                 conv["error_corr"] = derived["error_corr"][..., np.tril_indices(m + 1, -1)[0],
                                                            np.tril_indices(m + 1, -1)[1]]
-            check_list.append(convergence_check(conv, draws.sample_stats.get("diverging")))
+            check_list.append(convergence_check(conv, draws.sample_stats.get("diverging"),
+                                                stopped=draws.sample_stats.get("stopped")))
             check_list += self._predictive_checks(pp, std, data)
             check_list.append(self._strength_check(diag, data))
         placebo_table = None

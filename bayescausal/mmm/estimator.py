@@ -212,7 +212,8 @@ class MMM:
         placebo = holdout = None
         if level in ("full", "fast"):
             conv = {k: v[:, :, 0] for k, v in samples.items() if k != "geo_z"}
-            check_list.append(convergence_check(conv, draws.sample_stats.get("diverging")))
+            check_list.append(convergence_check(conv, draws.sample_stats.get("diverging"),
+                                                stopped=draws.sample_stats.get("stopped")))
             lo, hi = np.quantile(y_rep, [0.025, 0.975], axis=0)
             check_list.append(interval_coverage_check(
                 data.y.ravel(), lo.ravel(), hi.ravel(), 0.95, "posterior predictive", "observed weeks",

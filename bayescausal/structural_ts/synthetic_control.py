@@ -288,7 +288,8 @@ class SyntheticControl:
         placebo_table, perm_p = None, None
         if level in ("full", "fast"):
             conv = {k: v for k, v in posterior.items() if k != "unit_effect" or K > 1}
-            check_list.append(convergence_check(conv, draws.sample_stats.get("diverging")))
+            check_list.append(convergence_check(conv, draws.sample_stats.get("diverging"),
+                                                stopped=draws.sample_stats.get("stopped")))
             lo, hi = np.quantile(pred[..., :n_pre], [0.025, 0.975], axis=(0, 1))  # (K, n_pre)
             check_list.append(interval_coverage_check(
                 np.asarray(inputs.y).ravel(), lo.ravel(), hi.ravel(), 0.95, "pre-period coverage",
