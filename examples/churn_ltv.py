@@ -37,7 +37,7 @@ def main(n: int = 8_000, seed: int = 0, sampler: bc.Sampler | None = None, check
     df = study.data
 
     # -- the user code -------------------------------------------------------------------------------------------
-    scm = bc.SCM(study.graph, mechanisms={"support_tickets": "poisson"})
+    scm = bc.SCM(study.graph)  # families from the data: the tickets are Poisson given their parent
     fitted = scm.fit(df, sampler=sampler, seed=seed, checks=checks)
     churn = fitted.rank_levers("churn", study.levers, cost=study.costs, goal="decrease", draws=500)
     ltv = fitted.rank_levers("ltv", study.levers, goal="increase", draws=500)
