@@ -119,8 +119,8 @@ def run(rows: int, variant: str, seed: int) -> dict:
             "rank_levers_seconds": round(t_rank, 2), "total_seconds": round(t_fit + t_rank, 2),
             "fit_checks": {c.name: c.verdict for c in fitted.checks},
             "all_checks_passed": bool(ranking.trustworthy),
-            "failed_checks": {c.name: c.message for c in ranking.checks if c.passed is not True}, "levers": levers, "peak_rss_mb": peak_rss_mb(),
-            **stamp()}
+            "failed_checks": {c.name: c.message for c in ranking.checks if c.passed is not True},
+            "levers": levers, "peak_rss_mb": peak_rss_mb(), **stamp()}
 
 
 def main() -> None:

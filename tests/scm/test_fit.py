@@ -57,7 +57,6 @@ def test_negbin_loglik_is_exact_down_to_the_poisson_limit():
     the float64 subnormal range) it equals it to rounding, with a finite gradient: the concentration form gave
     rounding noise there, which stalled NUTS (issue 21)."""
     import jax
-
     from scipy.stats import poisson
     rng = np.random.default_rng(7)
     y = rng.poisson(2.0, 400).astype(float)
