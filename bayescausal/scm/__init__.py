@@ -25,6 +25,7 @@ from .mechanisms import (
     NegativeBinomial,
     Poisson,
     StudentT,
+    choose_mechanism,
     infer_mechanism,
 )
 
@@ -34,7 +35,7 @@ __all__ = [
 ]
 __all__ += [
     "SCM", "Categorical", "Custom", "FittedSCM", "LinearGaussian", "Logistic", "Mechanism", "NegativeBinomial",
-    "Poisson", "StudentT", "infer_mechanism",
+    "Poisson", "StudentT", "choose_mechanism", "infer_mechanism",
 ]
 __all__ += ["LeverRanking", "rank_levers"]
 __all__ += ["CounterfactualResult"]
