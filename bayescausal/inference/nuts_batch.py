@@ -12,6 +12,10 @@ drives the progress bar). The compiled functions are cached on (model, static ar
 dtypes, sampler settings): a second fit of the same model on new data of the same shape runs without
 compiling, in this process or, through the persistent cache, in the next.
 
+Each chain carries the stall guard of ``stall.py`` beside its NUTS state: a chain whose step size collapsed while
+its trajectories ran to the maximum tree depth stops advancing, and the ``stopped`` statistic says from which
+draw.
+
 Arguments are split into arrays (traced) and everything else (static: Python numbers, strings, tuples of
 names, frozen layout objects), which must be hashable; ``split_args`` returns None when they are not, and
 the caller falls back to NumPyro's ``MCMC``.
