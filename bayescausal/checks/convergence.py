@@ -56,10 +56,8 @@ def convergence_check(
     n_chains = n_chains or 1
     ess_min = ess_per_chain_min * n_chains
     n_div = int(np.sum(divergences)) if divergences is not None else 0
-    problems = []
-    if stopped is not None and np.any(stopped):
-        per_chain = np.asarray(stopped).reshape(np.shape(stopped)[0], -1).any(axis=1)
-        problems.append(advice(int(per_chain.sum()), len(per_chain)))
+    stalled = stopped is not None and bool(np.any(stopped))
+    problems = [advice(stopped)] if stalled else []
     if worst_rhat > rhat_max:
         problems.append(f"R-hat {worst_rhat:.3f} > {rhat_max} ({worst_rhat_name})")
     if worst_ess < ess_min:
@@ -70,8 +68,7 @@ def convergence_check(
     if problems:
         message = (
             "MCMC did not converge: " + "; ".join(problems)
-            + ("." if stopped is not None and np.any(stopped)
-               else ". Run longer chains (Sampler(draws=..., warmup=...)), or simplify the model.")
+            + ("." if stalled else ". Run longer chains (Sampler(draws=..., warmup=...)), or simplify the model.")
         )
         warnings.warn(message, ConvergenceWarning, stacklevel=3)
         return CheckResult("convergence", False, worst_rhat, threshold, message)

@@ -186,11 +186,10 @@ def _run_nuts_traced(model, sampler: Sampler, seed: int, model_args: tuple, mode
             dense_mass=dense_mass, desc=desc or "NUTS")
     except (ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError):
         return None  # the model reads its data as concrete values: compile it with the data baked in
-    stopped = np.asarray(stats["stopped"]).any(axis=1)
-    if stopped.any():
+    if np.any(stats["stopped"]):
         from ..errors import ConvergenceWarning
 
-        warnings.warn(stall.advice(int(stopped.sum()), len(stopped)) + ".", ConvergenceWarning, stacklevel=3)
+        warnings.warn(stall.advice(stats["stopped"]) + ".", ConvergenceWarning, stacklevel=3)
     return Draws(samples=samples, sample_stats=stats, wall_seconds=time.perf_counter() - start, chain_method=method,
                  kernel=(kernel_name or "NUTS") + (" (Laplace start)" if laplace else ""))
 

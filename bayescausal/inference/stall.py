@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 COLLAPSE = 1e-8
 HIT_SHARE = 0.5
@@ -58,10 +59,12 @@ def update(guard: Guard, num_steps, step_size, max_steps: int) -> Guard:
     return Guard(hits, guard.stopped | ((hits > HIT_SHARE) & collapsed), guard.step0)
 
 
-def advice(stopped_chains: int, chains: int) -> str:
-    """The words a warning and the convergence check use for stopped chains."""
-    return (f"{stopped_chains} of {chains} chains stalled and were stopped (their step size collapsed below "
-            f"{COLLAPSE:g} of its start while most transitions ran to the maximum tree depth): the log density is not "
-            "smooth where they went, often a parameter drifting to a boundary where the likelihood loses precision. "
-            "Give that parameter a tighter prior, choose a simpler mechanism or family for it, or reparameterise; "
-            "raising max_tree_depth will not help")
+def advice(stopped) -> str:
+    """The words a warning and the convergence check use for stopped chains; ``stopped`` is the run's
+    ``(chain, draw)`` statistic."""
+    per_chain = np.asarray(stopped).reshape(np.shape(stopped)[0], -1).any(axis=1)
+    return (f"{int(per_chain.sum())} of {len(per_chain)} chains stalled and were stopped (their step size collapsed "
+            f"below {COLLAPSE:g} of its start while most transitions ran to the maximum tree depth): the log density "
+            "is not smooth where they went, often a parameter drifting to a boundary where the likelihood loses "
+            "precision. Give that parameter a tighter prior, choose a simpler mechanism or family for it, or "
+            "reparameterise; raising max_tree_depth will not help")

@@ -7,6 +7,7 @@ levels (or the order of a pandas Categorical's categories that occur).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -165,8 +166,10 @@ def prepare(graph: CausalGraph, mechanisms: dict[str, Mechanism], df: pd.DataFra
         parents = tuple(sorted(graph.parents(node) - graph.latent))
         mech = mechanisms.get(node)
         if mech is None:
-            X = np.asarray(features([values[p] for p in parents], [encodings[p] for p in parents], len(series)))
-            mech, choices[node] = choose_mechanism(series, X)
+            # the parents' features are built only if the column holds counts
+            parent_features = functools.partial(features, [values[p] for p in parents],
+                                                [encodings[p] for p in parents], len(series))
+            mech, choices[node] = choose_mechanism(series, parent_features)
             mech = _with_priors(mech, (priors or {}).get(node), node)
         else:
             choices[node] = "given"

@@ -141,6 +141,13 @@ def poisson_dispersion(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None
     return dispersion, se
 
 
+def thin_draws(a, per_chain: int) -> np.ndarray:
+    """``(chain, draw, ...)`` draws thinned evenly to ``per_chain`` draws per chain (all of them when there are
+    no more than that), keeping the first and the last."""
+    a = np.asarray(a)
+    return a[:, np.linspace(0, a.shape[1] - 1, max(1, min(a.shape[1], per_chain))).astype(int)]
+
+
 def compress_rows(X: np.ndarray, y: np.ndarray, max_unique_share: float = 0.5):
     """Merge identical rows of ``[X, y]``: returns ``(X_u, y_u, counts)``, or the inputs with unit weights when
     fewer than ``1 - max_unique_share`` of the rows would be saved (continuous parents)."""

@@ -55,6 +55,7 @@ from ..report import html as html_report
 from ..report.text import checks_sentences
 from ..result import CausalResult, summarise_draws
 from ._data import SCMData, fit_inputs, prepare
+from ._math import thin_draws
 from .checks import identification_check, independence_check, predictive_checks
 from .graph import CausalGraph, as_causal_graph
 from .mechanisms import Mechanism, as_mechanism
@@ -343,7 +344,8 @@ class FittedSCM:
         opening, closing = checks_sentences(self.checks)
         fams = ", ".join(f"{lay.name} ({lay.family})" for lay in self.data.layouts)
         body = f"Structural causal model over {self.data.n} rows with mechanisms {fams}."
-        counts = [f"{lay.name} is {lay.family.replace('_', ' ')} ({self.data.choices[lay.name][10:]})"
+        choices = self.data.choices
+        counts = [f"{lay.name} is {lay.family.replace('_', ' ')} ({choices[lay.name].removeprefix('inferred: ')})"
                   for lay in self.data.layouts
                   if lay.encoding.kind == "count" and self.data.choices.get(lay.name, "").startswith("inferred: ")]
         if counts:
@@ -516,13 +518,9 @@ class FittedSCM:
         return None, words
 
     def _param_draws(self, draws: int) -> tuple[dict, int]:
-        any_arr = next(iter(self.posterior.values()))
-        chains, per = any_arr.shape[:2]
-        keep = max(1, min(per, -(-draws // chains)))
-        idx = np.linspace(0, per - 1, keep).astype(int)
-        flat = {k: np.asarray(v)[:, idx].reshape((chains * keep,) + np.asarray(v).shape[2:])
-                for k, v in self.posterior.items()}
-        return flat, chains
+        chains = next(iter(self.posterior.values())).shape[0]
+        thinned = {k: thin_draws(v, -(-draws // chains)) for k, v in self.posterior.items()}
+        return {k: v.reshape((-1,) + v.shape[2:]) for k, v in thinned.items()}, chains
 
     def _layouts_for(self, y: str) -> tuple:
         """The layouts that ``y`` depends on: its ancestors and itself, plus the other nodes of their latent

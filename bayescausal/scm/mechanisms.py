@@ -214,7 +214,7 @@ def infer_mechanism(series: pd.Series, parents: np.ndarray | None = None) -> Mec
     return choose_mechanism(series, parents)[0]
 
 
-def choose_mechanism(series: pd.Series, parents: np.ndarray | None = None) -> tuple[Mechanism, str]:
+def choose_mechanism(series: pd.Series, parents=None) -> tuple[Mechanism, str]:
     """A mechanism for a node whose family the user did not give, and the reason in words.
 
     * bool, or numbers that are all 0 or 1 -> :class:`Logistic`;
@@ -222,7 +222,8 @@ def choose_mechanism(series: pd.Series, parents: np.ndarray | None = None) -> tu
     * integers (integer dtype, or floats that are all whole) that are non-negative, with more than two
       distinct values -> :class:`Poisson`, or :class:`NegativeBinomial` when the counts are overdispersed
       *given the parents*: a Poisson log-linear fit on the parents' features (``parents``, an ``(n, p)`` array
-      as the mechanism sees them; the marginal when None) leaves a Pearson dispersion above
+      as the mechanism sees them, or a function returning it, called only for a count column; the marginal when
+      None) leaves a Pearson dispersion above
       ``OVERDISPERSION_RATIO`` (1.1) *and* more than ``OVERDISPERSION_Z`` (3) standard errors above 1
       (``_math.poisson_dispersion``). The marginal variance is the wrong statistic: parents that move the mean
       inflate it even when every count is Poisson given its parents, and a negative binomial fitted there has no
@@ -245,7 +246,8 @@ def choose_mechanism(series: pd.Series, parents: np.ndarray | None = None) -> tu
     if (pd.api.types.is_integer_dtype(series) or whole) and finite.size and finite.min() >= 0:
         if finite.mean() <= 0 or finite.size != len(series):
             return Poisson(), "inferred: non-negative integers"
-        X = np.zeros((len(finite), 0)) if parents is None else np.asarray(parents, float)
+        X = np.zeros((len(finite), 0)) if parents is None else \
+            np.asarray(parents() if callable(parents) else parents, float)
         Xc, yc, wc = compress_rows(X, finite)
         dispersion, se = poisson_dispersion(Xc, yc, wc)
         given = "given its parents" if X.shape[1] else "(no parents)"

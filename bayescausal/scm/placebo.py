@@ -39,6 +39,7 @@ from ..inference import compile_mcmc_ahead, run_mcmc
 from ..report.text import fmt
 from ..result import interval
 from ._data import fit_inputs
+from ._math import thin_draws
 from .graph import as_causal_graph
 from .model import scm_model
 
@@ -155,20 +156,12 @@ def refit_outcome(fitted, outcome: str, treatment: str, seed: int):
     draws = run_mcmc(scm_model, refit_sampler(fitted.sampler), seed + 31337,
                      model_args=(aug.layouts, inputs, frozenset({outcome})), desc=f"SCM placebo refit: {outcome}")
     per_chain = next(iter(draws.samples.values())).shape[1]  # the other mechanisms' draws, thinned to as many
-    posterior = {k: _thin(v, per_chain) for k, v in fitted.posterior.items()}
+    posterior = {k: thin_draws(v, per_chain) for k, v in fitted.posterior.items()}
     posterior.update(draws.samples)
     spec = dataclasses.replace(fitted.spec, graph=graph, mechanisms=dict(fitted.mechanisms), priors={})
     placebo = dataclasses.replace(fitted, spec=spec, data=aug, posterior=posterior, _cache={})
     cache[key] = (placebo, extra, kind)
     return placebo, (extra if kind == "graph" else [permuted_name(treatment)]), kind
-
-
-def _thin(a, per_chain: int) -> np.ndarray:
-    """``(chain, draw, ...)`` draws thinned evenly to ``per_chain`` draws per chain (all when there are fewer)."""
-    a = np.asarray(a)
-    if a.shape[1] <= per_chain:
-        return a
-    return a[:, np.linspace(0, a.shape[1] - 1, per_chain).astype(int)]
 
 
 def placebo_check(fitted, treatment: str, outcome: str, rows: np.ndarray, out_level, seed: int) -> CheckResult:
