@@ -227,6 +227,22 @@ def aipw_draws(key, prop_params, out_params, Qp, Qo, y, t, keep, estimand: str, 
     return jax.lax.map(one, (keys, prop_params, out_params), batch_size=min(bs, S))
 
 
+def mean_outcomes(out_params, Qo, link: str, y_loc: float = 0.0, y_scale: float = 1.0,
+                  batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means ``(mu0, mu1)`` of every unit's outcome under control and treatment over the draws
+    ``out_params`` (S, 2, 1 + p) (for the Gaussian link the mean of the linear predictor is the linear predictor
+    of the mean draw; the logistic link needs the average over draws)."""
+    out_params, Qo = jnp.asarray(out_params), jnp.asarray(Qo)
+    if link != "logistic":
+        mu0, mu1 = outcome_means(out_params.mean(0), Qo, link, y_loc, y_scale)
+        return np.asarray(mu0), np.asarray(mu1)
+    S = out_params.shape[0]
+    mus = jax.lax.map(lambda b: jnp.stack(outcome_means(b, Qo, link, y_loc, y_scale)), out_params,
+                      batch_size=min(batch_size or draw_batch_size(2 * Qo.shape[0]), S))
+    mu = np.asarray(mus.mean(0))
+    return mu[0], mu[1]
+
+
 def mean_propensity(prop_params, Qp, batch_size: int | None = None) -> np.ndarray:
     """Posterior mean of each unit's propensity over the draws ``prop_params`` (S, 1 + p)."""
     prop_params, Qp = jnp.asarray(prop_params), jnp.asarray(Qp)

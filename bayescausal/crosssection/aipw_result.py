@@ -32,6 +32,10 @@ class AIPWResult(CausalResult, ConfoundingSensitivity):
     placebos : one row per A/A split of the control group (effect mean and interval), or None.
     randomization : the permutation test: ``statistic``, ``statistic_sd``, ``p_value``, ``null`` (draws); or None.
     negative_control : the estimate on the pre-treatment outcome, or None.
+    calibration : tables of the misspecification checks by check name: ``"outcome calibration"`` and
+        ``"propensity calibration"`` (one row per tested bin, worst first: arm, variable, bin, units, residual
+        mean, z, p) and ``"specification"`` (this fit's and the more flexible refit's estimates; None when
+        skipped).
     outcome_model, propensity_model : the models used.
     sensitivity_text : the E-value sentence of the report (``sensitivity.outcome_sentence``).
     confounding_benchmarks : least squares of the outcome on the treatment and covariates over the estimand's rows,
@@ -53,6 +57,7 @@ class AIPWResult(CausalResult, ConfoundingSensitivity):
     placebos: pd.DataFrame | None = field(default=None, compare=False)
     randomization: dict | None = field(default=None, repr=False, compare=False)
     negative_control: pd.DataFrame | None = field(default=None, compare=False)
+    calibration: dict = field(default_factory=dict, compare=False)
     outcome_model: str = ""
     propensity_model: str = ""
     sensitivity_text: str = ""  # E-value sentence: how strong a hidden confounder would have to be
@@ -167,6 +172,12 @@ class AIPWResult(CausalResult, ConfoundingSensitivity):
             tables["A/A placebo fits (control group split at random)"] = self.placebos
         if self.negative_control is not None:
             tables["Negative-control outcome"] = self.negative_control
+        titles = {"outcome calibration": "Outcome model calibration by bin (worst 10)",
+                  "propensity calibration": "Propensity model calibration by bin (worst 10)",
+                  "specification": "Specification check: more flexible nuisance models"}
+        for name, table in (self.calibration or {}).items():
+            if table is not None and len(table):
+                tables[titles.get(name, name)] = table.head(10) if "calibration" in name else table
         if self.randomization is not None:
             r = self.randomization
             lo, hi = np.quantile(r["null"], [0.025, 0.975])

@@ -46,16 +46,23 @@ def test_recovers_the_ate_with_flexible_models(full_fit):
 def test_full_fit_runs_every_check(full_fit):
     _, res = full_fit
     names = [c.name for c in res.checks]
-    assert names == ["convergence", "posterior predictive", "overlap", "covariate balance", "randomization inference",
-                     "A/A placebo", "negative control outcome"]
+    assert names == ["convergence", "posterior predictive", "overlap", "covariate balance", "outcome calibration",
+                     "propensity calibration", "randomization inference", "specification", "A/A placebo",
+                     "negative control outcome"]
     by = {c.name: c for c in res.checks}
-    for name in ("overlap", "covariate balance", "A/A placebo", "negative control outcome"):
+    for name in ("overlap", "covariate balance", "outcome calibration", "propensity calibration", "specification",
+                 "A/A placebo", "negative control outcome"):
         assert by[name].passed, by[name].message
     assert res.randomization["p_value"] < 0.05  # a real effect of about 5 against a null of sd about 0.6
     assert len(res.randomization["null"]) == 200
     assert res.placebos.shape[0] == 5
     assert (res.balance["smd_weighted"].abs() < 0.1).all()
     assert res.idata.posterior["effect"].shape == (2, 400)
+    spec = res.calibration["specification"]
+    assert list(spec["models"]) == ["outcome 'spline', propensity 'spline', 4 knots",
+                                    "outcome 'spline', propensity 'spline', 5 knots"]
+    assert {"Outcome model calibration by bin (worst 10)", "Specification check: more flexible nuisance models"} <= set(
+        res._extra_tables())
     assert set(res.idata.groups()) >= {"posterior", "posterior_predictive", "observed_data", "sample_stats"}
 
 
@@ -98,7 +105,8 @@ def _double_robust_data(outcome_nonlinear: bool, n: int = N, seed: int = 7):
 def test_double_robustness(outcome_nonlinear):
     """Linear-additive models for both: one of them is wrong, the other right; AIPW still recovers 2."""
     df = _double_robust_data(outcome_nonlinear)
-    res = AIPW().fit(df, "t", "y", ["x1", "x2"], sampler=SAMPLER, seed=3, checks=False)
+    res = AIPW(outcome_model="linear", propensity_model="logistic").fit(df, "t", "y", ["x1", "x2"], sampler=SAMPLER,
+                                                                        seed=3, checks=False)
     lo, hi, mean, sd = _interval(res)
     assert lo < 2.0 < hi
     assert abs(mean - 2.0) < 3.5 * sd
@@ -107,7 +115,8 @@ def test_double_robustness(outcome_nonlinear):
 
 def test_trimming_says_what_it_removed():
     df = _double_robust_data(outcome_nonlinear=True)  # right propensity model, logits spread over about +-4
-    res = AIPW(trim=(0.1, 0.9)).fit(df, "t", "y", ["x1", "x2"], sampler=SAMPLER, seed=4, checks="fast")
+    res = AIPW(outcome_model="linear", propensity_model="logistic", trim=(0.1, 0.9)).fit(
+        df, "t", "y", ["x1", "x2"], sampler=SAMPLER, seed=4, checks="fast")
     tr = res.trimming
     assert (tr["units"] == tr["removed"] + tr["kept"]).all()
     assert tr["removed"].sum() > 0
@@ -132,3 +141,24 @@ def test_null_effect_passes_a_a_placebo(study):
     assert by["A/A placebo"].passed, by["A/A placebo"].message
     assert by["randomization inference"].passed
     assert res.randomization["p_value"] > 0.05
+
+
+def test_defaults_are_the_flexible_models():
+    est = AIPW()
+    assert (est.outcome_model, est.propensity_model) == ("spline", "spline")
+
+
+def test_calibration_checks_see_the_linear_models_miss_the_curvature(study):
+    """The simulator's surfaces are quadratic with interactions: the linear outcome model is off within age bins
+    and the logistic propensity within covariate bins, which the binned checks see (the overall predictive check
+    and the balance of covariate means do not: least squares and logistic fits reproduce those by design)."""
+    res = AIPW(outcome_model="linear", propensity_model="logistic").fit(
+        study.data, "offer", "spend", COVS, sampler=SAMPLER, seed=6, checks="fast")
+    by = {c.name: c for c in res.checks}
+    assert by["outcome calibration"].passed is False, by["outcome calibration"].message
+    assert "outcome_model='spline'" in by["outcome calibration"].message
+    worst = res.calibration["outcome calibration"].iloc[0]
+    assert worst["variable"] in ("age", "propensity score") and abs(worst["z"]) > 4
+    assert by["covariate balance"].passed  # the old checks pass: the reason the binned ones exist
+    assert "specification" not in by  # a refit: only with checks="full"
+    assert "outcome calibration" in res.report()
