@@ -89,7 +89,8 @@ def main(argv=None):
 
     jobs = [(s, a.first_seed + i) for i in range(a.fits) for s in a.scenario]
     summary = run("check_power_aipw", jobs, fit_one, out=Path(a.out) if a.out else None,
-                  meta={"rows": a.rows, "fits_per_scenario": a.fits, "sampler": "default (4 chains x 1000 + 1000 warm-up)",
+                  meta={"rows": a.rows, "fits_per_scenario": a.fits,
+                        "sampler": "default (4 chains x 1000 + 1000 warm-up)",
                         "scenarios": {s: SCENARIOS[s] for s in a.scenario}})
     print(TABLE_HEADER)
     for cond, s in summary.items():
