@@ -8,9 +8,15 @@ residual plots of Gelman & Hill 2007, section 5.6, made into a test). For each b
 
 where ``m_i`` is the model's posterior-mean prediction of unit ``i`` and ``v_i`` its predictive variance (the
 error variance of a Gaussian model, ``m (1 - m)`` of a Bernoulli one). Under the model each ``z_b`` is about
-standard normal (slightly narrower in sample, as fitted residuals are: the test errs on the quiet side). The
-family of bins is tested with Bonferroni's correction: the check fails when the smallest two-sided p-value times
-the number of bins is below ``alpha``.
+standard normal (slightly narrower in sample, as fitted residuals are: the test errs on the quiet side).
+
+A bin fails when its misfit is both real and not negligible: its two-sided p-value times the number of bins
+(Bonferroni) is below ``alpha``, and its mean residual is at least ``MIN_MISFIT`` (a tenth) of the units'
+predictive sd in that bin. Why the second condition: every model is wrong, and with enough rows any misfit is
+significant (on 300,000 simulated customers a spline outcome model that is off by 4% of the noise sd in one age
+bin had z = 12.6, while the estimate covered the truth); a misfit below a tenth of the noise sd in a bin cannot
+move a doubly robust estimate much when the other model is right. Whether the answer depends on the models' form
+at all is the specification check's question.
 
 Bins are the quantile bins of each numeric covariate, the levels of each categorical one, and the quantile bins
 of the propensity score; for an outcome model they are taken within each arm (treated, control), as each arm has
@@ -25,6 +31,7 @@ import numpy as np
 from scipy import stats
 
 CALIBRATION_ALPHA = 0.01  # family-wise level of the binned calibration tests (Bonferroni across all bins)
+MIN_MISFIT = 0.1  # a bin's mean residual must also reach this share of its units' predictive sd to fail
 MIN_BIN_UNITS = 20  # bins with fewer units are not tested (too noisy for the normal approximation)
 NUMERIC_BINS = 5  # quantile bins of a numeric covariate
 PROPENSITY_BINS = 10  # deciles of the propensity score (Hosmer & Lemeshow 1980)
@@ -74,14 +81,19 @@ def binned_z(resid: np.ndarray, var: np.ndarray, binnings: list[Binning], mask: 
                 continue
             z = float(s[j] / np.sqrt(v[j]))
             rows.append({"variable": b.variable, "bin": b.labels[j], "units": int(n[j]),
-                         "residual_mean": float(s[j] / n[j]), "z": z, "p": float(2 * stats.norm.sf(abs(z)))})
+                         "residual_mean": float(s[j] / n[j]), "misfit": float(s[j] / n[j] / np.sqrt(v[j] / n[j])),
+                         "z": z, "p": float(2 * stats.norm.sf(abs(z)))})
     return rows
 
 
-def bonferroni(rows: list[dict], alpha: float = CALIBRATION_ALPHA) -> tuple[bool, float, dict | None]:
-    """``(passed, adjusted p of the worst bin, worst row)``: passed when ``min p * bins >= alpha``."""
+def verdict(rows: list[dict], alpha: float = CALIBRATION_ALPHA,
+            min_misfit: float = MIN_MISFIT) -> tuple[bool, float, dict | None]:
+    """``(passed, Bonferroni-adjusted p, the bin reported)``. A bin fails when ``p * bins < alpha`` and its
+    ``|misfit|`` (mean residual over the bin's predictive sd) is at least ``min_misfit``; the bin reported is the
+    failing bin with the smallest p, or, when none fails, the bin with the smallest p."""
     if not rows:
         return True, 1.0, None
-    worst = min(rows, key=lambda r: r["p"])
-    adj = min(1.0, worst["p"] * len(rows))
-    return adj >= alpha, adj, worst
+    m = len(rows)
+    failing = [r for r in rows if r["p"] * m < alpha and abs(r["misfit"]) >= min_misfit]
+    worst = min(failing or rows, key=lambda r: r["p"])
+    return not failing, min(1.0, worst["p"] * m), worst

@@ -41,7 +41,7 @@ def binnings(covariates: pd.DataFrame, e_hat: np.ndarray, rows: np.ndarray) -> l
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
-    cols = ["variable", "bin", "units", "residual_mean", "z", "p"]
+    cols = ["variable", "bin", "units", "residual_mean", "misfit", "z", "p"]
     table = pd.DataFrame(rows, columns=(["arm"] if rows and "arm" in rows[0] else []) + cols)
     return table.sort_values("p").reset_index(drop=True)
 
@@ -55,41 +55,43 @@ def outcome_calibration_check(y, t, mu0, mu1, var0, var1, bins: list[cal.Binning
         m = t == arm
         for r in cal.binned_z(y - mu, var, bins, mask=m):
             rows.append({"arm": label, **r})
-    passed, adj, worst = cal.bonferroni(rows)
+    passed, adj, worst = cal.verdict(rows)
     table = _table(rows)
     what = "share of positive outcomes" if binary else f"mean of {outcome}"
     if worst is None:
         return CheckResult("outcome calibration", None, None, None, "not run: no bin had enough units"), table
     msg = (f"{len(rows)} bins (each covariate's quantile bins or levels and the propensity deciles, per arm); the "
-           f"worst is {worst['arm']} units with {worst['variable']} {worst['bin']}: observed {what} off the model's "
-           f"by {worst['residual_mean']:+.4g} (z = {worst['z']:.2f}, Bonferroni-adjusted p = {adj:.3g}; fails "
-           f"below {cal.CALIBRATION_ALPHA:g}).")
+           f"{'worst' if passed else 'failing'} bin is {worst['arm']} units with {worst['variable']} {worst['bin']}: "
+           f"observed {what} off the model's by {worst['residual_mean']:+.4g}, {abs(worst['misfit']):.2f} of the "
+           f"units' sd (z = {worst['z']:.2f}, Bonferroni-adjusted p = {adj:.3g}; a bin fails below "
+           f"{cal.CALIBRATION_ALPHA:g} with a misfit of at least {cal.MIN_MISFIT:g} sd).")
     if not passed:
         msg += (" The outcome model is wrong in part of the covariate space (a curvature or an interaction it "
                 "lacks): the estimate then rests on the propensity model alone. Use outcome_model='spline' (or "
                 "'logistic_spline'), add the missing transformation of that covariate, or compare with the "
                 "specification check.")
-    return CheckResult("outcome calibration", passed, round(adj, 6), f"Bonferroni-adjusted p >= "
-                       f"{cal.CALIBRATION_ALPHA:g}", msg), table
+    return CheckResult("outcome calibration", passed, round(adj, 6), f"no bin with Bonferroni-adjusted p < "
+                       f"{cal.CALIBRATION_ALPHA:g} and misfit >= {cal.MIN_MISFIT:g} sd", msg), table
 
 
 def propensity_calibration_check(t, e_hat, bins: list[cal.Binning]) -> tuple[CheckResult, pd.DataFrame]:
     """Observed against predicted treatment rates within bins of each covariate and the propensity deciles."""
     rows = cal.binned_z(t - e_hat, e_hat * (1.0 - e_hat), bins)
-    passed, adj, worst = cal.bonferroni(rows)
+    passed, adj, worst = cal.verdict(rows)
     table = _table(rows)
     if worst is None:
         return CheckResult("propensity calibration", None, None, None, "not run: no bin had enough units"), table
-    msg = (f"{len(rows)} bins (each covariate's quantile bins or levels and the propensity deciles); the worst is "
-           f"{worst['variable']} {worst['bin']}: observed share treated off the model's by "
-           f"{worst['residual_mean']:+.3f} (z = {worst['z']:.2f}, Bonferroni-adjusted p = {adj:.3g}; fails below "
-           f"{cal.CALIBRATION_ALPHA:g}).")
+    msg = (f"{len(rows)} bins (each covariate's quantile bins or levels and the propensity deciles); the "
+           f"{'worst' if passed else 'failing'} bin is {worst['variable']} {worst['bin']}: observed share treated "
+           f"off the model's by {worst['residual_mean']:+.3f}, {abs(worst['misfit']):.2f} of the units' sd (z = "
+           f"{worst['z']:.2f}, Bonferroni-adjusted p = {adj:.3g}; a bin fails below {cal.CALIBRATION_ALPHA:g} with "
+           f"a misfit of at least {cal.MIN_MISFIT:g} sd).")
     if not passed:
         msg += (" The propensity model mispredicts who is treated in part of the covariate space, so its weights "
                 "do not balance the groups there: the estimate then rests on the outcome model alone. Use "
                 "propensity_model='spline' or add the missing transformation of that covariate.")
-    return CheckResult("propensity calibration", passed, round(adj, 6), f"Bonferroni-adjusted p >= "
-                       f"{cal.CALIBRATION_ALPHA:g}", msg), table
+    return CheckResult("propensity calibration", passed, round(adj, 6), f"no bin with Bonferroni-adjusted p < "
+                       f"{cal.CALIBRATION_ALPHA:g} and misfit >= {cal.MIN_MISFIT:g} sd", msg), table
 
 
 def specification_check(mean: float, lower: float, upper: float, refit_mean: float, refit_lower: float,

@@ -42,11 +42,24 @@ def test_binned_z_is_standard_normal_under_the_model():
     z = np.array([r["z"] for r in rows])
     share = np.mean(np.abs(z) > 1.96)
     assert abs(share - 0.05) < 3 * np.sqrt(0.05 * 0.95 / len(z))
-    assert cal.bonferroni(rows)[0]
+    assert cal.verdict(rows)[0]
     # one bin off by 1: z about 50 / sqrt(50 * E[sd^2] = 87) = 5.4, beyond Bonferroni's 4.0 for 400 bins
     shifted = cal.binned_z(y - mu + 1.0 * (b.codes == 7), sd**2, [b])
-    passed, adj, worst = cal.bonferroni(shifted)
+    passed, adj, worst = cal.verdict(shifted)
     assert not passed and worst["bin"] == "7"
+    assert worst["misfit"] == worst["residual_mean"] / np.sqrt(np.sum(sd[b.codes == 7] ** 2) / worst["units"])
+
+
+def test_a_significant_but_negligible_misfit_passes():
+    """200,000 units, one bin of 20,000 off by 0.05 sd: z about 7 (significant), misfit 0.05 < 0.1 (negligible)."""
+    rng = np.random.default_rng(1)
+    n = 200_000
+    codes = rng.integers(0, 10, n)
+    resid = rng.standard_normal(n) + 0.05 * (codes == 3)
+    rows = cal.binned_z(resid, np.ones(n), [cal.Binning("x", codes, [str(j) for j in range(10)])])
+    passed, adj, worst = cal.verdict(rows)
+    assert passed and worst["bin"] == "3" and adj < 1e-6 and abs(worst["misfit"]) < 0.1
+    assert not cal.verdict(rows, min_misfit=0.01)[0]
 
 
 def test_specification_rule_is_the_interval():
