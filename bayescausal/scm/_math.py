@@ -8,6 +8,8 @@
 * :func:`negbin_loglik` / :func:`poisson_dispersion`: the negative binomial likelihood, stable down to its
   Poisson limit, and the statistic that chooses between the two count families given a node's parents.
 * :func:`ci_test`: the test of a conditional independence used by the graph check.
+* :func:`quantile_bins` / :func:`bin_means_matrix` / :func:`realized_chi_square`: the bins of a parent's values
+  within which the calibration check compares a node's observed and replicated means, and its statistic.
 """
 
 from __future__ import annotations
@@ -211,3 +213,68 @@ def holm(p_values: np.ndarray) -> np.ndarray:
         running = max(running, (m - rank) * p[i])
         adj[i] = min(1.0, running)
     return adj
+
+
+def quantile_bins(values: np.ndarray, n_bins: int, min_rows: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Bins of ``values`` at their quantiles: ``(labels, ranges)``, ``labels[i]`` the bin of row ``i`` (0, 1, ...)
+    and ``ranges[k]`` the smallest and largest value in bin ``k``.
+
+    Equal-count bins at the ``k / n_bins`` quantiles; tied values stay in one bin (a count with few distinct values
+    gets fewer, unequal bins), and a bin with fewer than ``min_rows`` rows is merged into its neighbour (the next
+    one, or the previous for the last), so that every bin's mean is an average over at least ``min_rows`` rows.
+    A column with one distinct value (or fewer than ``2 * min_rows`` rows) gives a single bin.
+    """
+    v = np.asarray(values, float)
+    edges = np.unique(np.quantile(v, np.linspace(0.0, 1.0, n_bins + 1))[1:-1])
+    labels = np.searchsorted(edges, v, side="left")  # bin k: edges[k-1] < v <= edges[k]
+    counts = np.bincount(labels, minlength=len(edges) + 1)
+    groups: list[list[int]] = []  # consecutive raw bins merged until each holds min_rows
+    total = 0
+    for k, c in enumerate(counts):
+        if c == 0:
+            continue
+        if groups and total < min_rows:
+            groups[-1].append(k)
+            total += c
+        else:
+            groups.append([k])
+            total = c
+    if len(groups) > 1 and total < min_rows:  # the last group is short: into the previous one
+        groups[-2].extend(groups.pop())
+    remap = np.zeros(len(counts), int)
+    for g, members in enumerate(groups):
+        remap[members] = g
+    labels = remap[labels]
+    ranges = [(float(v[labels == g].min()), float(v[labels == g].max())) for g in range(len(groups))]
+    return labels, ranges
+
+
+def bin_means_matrix(labels: np.ndarray, n_groups: int) -> np.ndarray:
+    """``(rows, n_groups)`` matrix ``M`` with ``values @ M`` the mean of ``values`` within each bin."""
+    onehot = (np.asarray(labels)[:, None] == np.arange(n_groups)).astype(float)
+    return onehot / onehot.sum(axis=0)
+
+
+def realized_chi_square(means: np.ndarray, variances: np.ndarray, observed: np.ndarray, group: np.ndarray):
+    """Posterior predictive p-value of a chi-square discrepancy of observed bin means, per group of bins.
+
+    ``means`` and ``variances`` (draws, m): each of m bin means' expectation and variance under each posterior
+    draw; ``observed`` (m,); ``group`` (m,): the group (parent) of each bin. Per draw and group, ``T = sum_b
+    (observed_b - means_b)^2 / variances_b``; given the draw the replicated ``T`` is chi-square on as many degrees
+    of freedom as the group has bins (independent, close to normal bin means), so the predictive p-value
+    ``P(T_rep >= T_obs)`` is the mean over draws of the chi-square upper tail at ``T_obs``. Returns ``(z, chi2,
+    dof, p)``: ``z`` per bin at the posterior mean (the average of ``(observed - means) / sd`` over draws), and per
+    group (order ``0..max(group)``) the discrepancy averaged over draws, its degrees of freedom and the p-value.
+    A bin whose variance is 0 under a draw (e.g. a share of exactly 0) counts 0 if it matches and 1e12 if not.
+    """
+    means, variances = np.asarray(means, float), np.asarray(variances, float)
+    observed, group = np.asarray(observed, float), np.asarray(group)
+    diff = observed - means
+    safe = np.where(variances > 0, variances, 1.0)
+    sq = np.where(variances > 0, diff**2 / safe, np.where(diff != 0, 1e12, 0.0))
+    z = np.mean(np.where(variances > 0, diff / np.sqrt(safe), 0.0), axis=0)
+    k = int(group.max()) + 1
+    dof = np.array([int(np.sum(group == g)) for g in range(k)])
+    per_draw = np.stack([sq[:, group == g].sum(axis=1) for g in range(k)], axis=1)  # (draws, groups)
+    p = stats.chi2.sf(per_draw, dof).mean(axis=0)
+    return z, per_draw.mean(axis=0), dof, p
