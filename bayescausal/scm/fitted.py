@@ -115,7 +115,8 @@ class SCM:
             blocks: str = "auto") -> FittedSCM:
         """Fit every mechanism by NUTS and run the checks; returns a :class:`FittedSCM` (``df`` is not changed).
 
-        ``checks``: "full" (default) and "fast" run convergence, a posterior predictive check per node and the
+        ``checks``: "full" (default) and "fast" run convergence, a posterior predictive check per node, its
+        calibration within bins of each continuous or count parent (``checks.calibration_check``) and the
         graph's implied independencies (none of them refits); False runs none. ``blocks``: "auto" (default: joint below
         ``NODE_BLOCKS_FROM_ROWS`` rows, else per node), "joint" (one NUTS run over the whole model) or "node" (one
         NUTS run per mechanism, the cheap ones sharing one; both exact, see the module doc).
