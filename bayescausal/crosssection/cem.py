@@ -9,7 +9,9 @@ strata, not of rows.
 
 Checks run by ``fit``: convergence; posterior predictive (the strata's treated-minus-control differences inside
 their predictive intervals); overlap (enough of the estimand's units matched); balance (weighted |SMD| < 0.1 on
-every covariate); and, with ``checks="full"``, three refits batched into one NUTS run per outcome family: A/A
+every covariate); within-stratum confounding (the covariates' imbalance left inside the bins, weighed by a model of
+how the outcome moves with them there, must not bias the estimate by half a posterior sd beyond chance:
+``_cem_checks.py``); and, with ``checks="full"``, three refits batched into one NUTS run per outcome family: A/A
 placebos (the matched controls split at random into fake groups), randomization inference (the treatment permuted
 within strata) and, when named, a negative-control outcome (a pre-treatment outcome the treatment cannot have
 changed).
@@ -42,6 +44,7 @@ from ..errors import DataError, SpecError
 from ..inference import Sampler, nuts_sampler, run_mcmc, to_inference_data
 from ..sensitivity import outcome_sentence, sensitivity_sentence
 from ..sensitivity.figure import regression_benchmarks
+from . import _cem_checks as cc
 from . import _cem_math as cm
 from ._balance import SMD_THRESHOLD
 from ._cem_strata import data_from_stats, effect_draws, predictive, stack, strata_data
@@ -179,6 +182,7 @@ class CEM:
             check_list.append(_predictive_check(main, rep_c, rep_t))
             check_list.append(self._overlap_check(m, units, estimand))
             check_list.append(_balance_check(balance))
+            check_list.append(_within_confounding_check(m, units, estimand, effect_values, seed))
         refits = {}
         if level == "full":
             refits = self._refits(m, units, out, nc, estimand, sampler, seed)
@@ -220,8 +224,9 @@ class CEM:
         sufficient statistics).
 
         Checks: convergence, posterior predictive (on the strata's differences in means) and overlap run as in
-        :meth:`fit`. Balance, the A/A placebos and randomization inference need unit rows (covariate values, and
-        outcomes to split or permute within strata) and are reported as not run (``passed=None``), so
+        :meth:`fit`. Balance, within-stratum confounding, the A/A placebos and randomization inference need unit
+        rows (covariate values, and outcomes to split or permute within strata) and are reported as not run
+        (``passed=None``), so
         ``trustworthy`` is False; fit the rows with :meth:`fit` for a verdict."""
         level = normalise_level(checks)
         sampler = nuts_sampler(sampler, "CEM")
@@ -263,7 +268,10 @@ class CEM:
                                              draws.sample_stats.get("diverging")),
                            _predictive_check(main, rep_c, rep_t),
                            self._overlap_check(m, None, estimand),
-                           skipped("balance", f"{why} (each covariate's values, to weigh them with the CEM weights)")]
+                           skipped("balance", f"{why} (each covariate's values, to weigh them with the CEM weights)"),
+                           skipped("within-stratum confounding",
+                                   f"{why} (the covariates' values and outcomes within strata, to fit a model of the "
+                                   "outcome within the bins)")]
         if level == "full":
             check_list += [skipped("placebo (A/A)",
                                    f"{why} (the matched controls' outcomes, to split them into fake groups)"),
@@ -547,6 +555,40 @@ def _balance_check(balance: pd.DataFrame) -> CheckResult:
                 + f". The bins are too wide for these covariates: {fix}.")
     return CheckResult("balance", passed, round(worst, 4), f"|weighted SMD| < {SMD_THRESHOLD} on every covariate",
                        msg)
+
+
+def _within_confounding_check(m: Matching, units: UnitTable, estimand: str, effect_values: np.ndarray,
+                              seed: int) -> CheckResult:
+    """Confounding left within the strata, weighed by the outcome: see ``_cem_checks.py`` (the statistic is the
+    prognostic bias ``B`` in posterior sds of the effect)."""
+    cols = [(name, units.covariates[name].to_numpy(dtype=float), codes, col.cardinality)
+            for name, col, codes in ((c.name, c, k) for c, k in zip(m.columns, m.codes, strict=True))
+            if col.kind == "numeric" and col.rule != "exact" and col.cardinality > 0]
+    threshold = (f"fails when |bias| >= {cc.MATERIAL_SDS:g} posterior sd of the effect and >= {cc.CHANCE_Z:g} sd "
+                 "of its randomization distribution")
+    if not cols:
+        return CheckResult("within-stratum confounding", True, 0.0, threshold,
+                           "every covariate is matched exactly (categories or exact values), so none varies within "
+                           "a stratum and none can confound within one.")
+    bias, sd_random, parts = cc.prognostic_bias([c[1:] for c in cols], units.y, units.t, m.stratum, m.n_t, m.n_c,
+                                                m.kept, estimand, np.random.default_rng(seed + 17))
+    sd_post = float(effect_values.std())
+    passed = cc.verdict(bias, sd_random, sd_post)
+    ratio = bias / sd_post if sd_post > 0 else 0.0
+    worst = int(np.argmax(np.abs(parts)))
+    msg = (f"the covariates' imbalance left within the strata, weighed by how the outcome moves with each within its "
+           f"bins (a model fitted on the matched controls), accounts for {bias:+.4g} of the estimate: "
+           f"{ratio:+.2f} posterior sds of the effect, {bias / sd_random if sd_random > 0 else 0.0:+.1f} sds of "
+           f"what chance imbalance within strata would give; largest part from {cols[worst][0]!r} "
+           f"({parts[worst]:+.4g}).")
+    if not passed:
+        name = cols[worst][0]
+        msg += (f" The bins are too wide for the confounding: within them the treated still differ from the "
+                f"controls on covariates that move the outcome, so the estimate is biased by about {bias:+.4g} "
+                f"(corrected, about {float(effect_values.mean()) - bias:.4g}). Give the covariates that matter more "
+                f"bins (e.g. coarsening={{{name!r}: {2 * cols[worst][3]}}}), match on fewer covariates, or use a "
+                "doubly robust estimator (AIPW) that models the outcome within the covariates' range.")
+    return CheckResult("within-stratum confounding", passed, round(ratio, 4), threshold, msg)
 
 
 def _negative_control_check(table: pd.DataFrame) -> CheckResult:

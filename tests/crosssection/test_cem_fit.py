@@ -56,8 +56,8 @@ def test_recovers_the_att(effect_fit):
 def test_checks_of_the_effect_fit(effect_fit):
     _, res = effect_fit
     names = [c.name for c in res.checks]
-    assert names == ["convergence", "posterior predictive", "overlap", "balance", "placebo (A/A)",
-                     "randomization inference", "negative-control outcome"]
+    assert names == ["convergence", "posterior predictive", "overlap", "balance", "within-stratum confounding",
+                     "placebo (A/A)", "randomization inference", "negative-control outcome"]
     assert all(c.passed for c in res.checks), res.checks_table()[["verdict", "message"]].to_string()
     assert res.trustworthy
     # a real effect of about 5 against permutations centred on 0: the smallest p-value 10 permutations allow
@@ -85,7 +85,8 @@ def test_bernoulli_outcome_recovers_the_difference_in_probability():
     row = res.summary().loc["effect"]
     assert row["lower"] < study.true_att < row["upper"]
     assert 0 < row["lower"]
-    assert [c.name for c in res.checks] == ["convergence", "posterior predictive", "overlap", "balance"]
+    assert [c.name for c in res.checks] == ["convergence", "posterior predictive", "overlap", "balance",
+                                            "within-stratum confounding"]
     assert _check(res, "convergence").passed
     assert "probability" in res.estimand
     kept = res.strata[res.strata["kept"]]

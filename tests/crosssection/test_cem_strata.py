@@ -93,10 +93,10 @@ def test_fit_strata_checks_and_report(strata_fit, tmp_path):
     row = res.summary().loc["effect"]
     assert row["lower"] < study.true_att < row["upper"]
     checks = {c.name: c for c in res.checks}
-    assert list(checks) == ["convergence", "posterior predictive", "overlap", "balance", "placebo (A/A)",
-                            "randomization inference"]
+    assert list(checks) == ["convergence", "posterior predictive", "overlap", "balance",
+                            "within-stratum confounding", "placebo (A/A)", "randomization inference"]
     assert checks["convergence"].passed and checks["overlap"].passed and checks["posterior predictive"].passed
-    for name in ("balance", "placebo (A/A)", "randomization inference"):
+    for name in ("balance", "within-stratum confounding", "placebo (A/A)", "randomization inference"):
         assert checks[name].passed is None and "unit rows" in checks[name].message
     assert res.trustworthy is False  # DESIGN: True only when every check ran and passed
     assert res.info["rows"] == len(study.data) and res.balance is None and res.weights is None
