@@ -15,9 +15,12 @@ residual is carried from the last pre-period point into the post-period counterf
 includes observation noise (as CausalImpact's). See ``benchmarks/recovery_sc.py`` for the coverage of
 both choices on simulated series with autocorrelated noise.
 
-Checks run by ``fit``: convergence; pre-period one-step-ahead predictive coverage; and *placebo in
-space* (Abadie et al. 2010): each donor in turn plays the treated unit against the remaining donors, all
-such fits batched into one NUTS run; their intervals for the post-period effect should contain zero.
+Checks run by ``fit``: convergence; pre-period one-step-ahead predictive coverage; *placebo in space*
+(Abadie et al. 2010): each donor in turn plays the treated unit against the remaining donors, all such fits
+batched into one NUTS run; their intervals for the post-period effect should contain zero; and *placebo in
+time* (Abadie et al. 2015): the treated unit itself refitted at fake intervention dates in the pre-period
+(one more batched NUTS run, see ``sc_checks``), which catches a treated unit that drifts away from every
+donor mix, something placebo in space cannot see.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from ._prepare import (
     check_varying_columns,
     resolve_periods,
 )
+from .sc_checks import placebo_windows, window_targets
 from .sc_model import posterior_predictive, sc_model, standardise_targets
 from .sc_result import SyntheticControlResult
 
@@ -206,6 +210,7 @@ class SyntheticControl:
     placebo_rmspe_ratio : placebo units whose pre-period RMSPE (on their own standardised scale) exceeds
         this multiple of the treated unit's are left out of the placebo verdict (Abadie et al. 2010 use
         5): a unit the donors cannot reproduce says nothing about false positives.
+    placebos_in_time : number of fake intervention dates for the placebo-in-time check (0 skips it).
     """
 
     pre_period: tuple
@@ -214,6 +219,7 @@ class SyntheticControl:
     errors: str = "ar1"
     priors: object = None
     placebo_rmspe_ratio: float = 5.0
+    placebos_in_time: int = 5
 
     def __post_init__(self):
         object.__setattr__(self, "pre_period", check_period_arg("pre_period", self.pre_period))
@@ -226,6 +232,9 @@ class SyntheticControl:
         r = self.placebo_rmspe_ratio
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0:
             raise SpecError(f"placebo_rmspe_ratio={r!r}: give a positive number (Abadie et al. use 5).")
+        p = self.placebos_in_time
+        if isinstance(p, bool) or not isinstance(p, int) or p < 0:
+            raise SpecError(f"placebos_in_time={p!r}: give a whole number of fake dates (0 skips the check).")
 
     def _model(self):
         """The model with the spec bound, so that the data are its only argument (arrays only: a driver
@@ -238,8 +247,9 @@ class SyntheticControl:
 
         ``treated``: one column name or a list (one weight vector per treated unit, all fitted in one
         model; ``effect`` is then their average). ``donors``: the donor columns; None uses every other
-        numeric column. ``checks="full"`` runs convergence, pre-period coverage and placebo in space (one
-        batched NUTS run over all donors); ``"fast"`` skips the placebo refits; ``False`` skips all.
+        numeric column. ``checks="full"`` runs convergence, pre-period coverage, placebo in space (one
+        batched NUTS run over all donors) and placebo in time (one batched NUTS run over the fake dates);
+        ``"fast"`` skips the placebo refits; ``False`` skips all.
         """
         level = normalise_level(checks)
         sampler = nuts_sampler(sampler, "SyntheticControl")
@@ -299,6 +309,8 @@ class SyntheticControl:
             y_std = (y_all - c[:, None]) / s[:, None]
             check, placebo_table, perm_p = self._placebo_in_space(data, y_std, treated_mu, sampler, seed)
             check_list.append(check)
+            if self.placebos_in_time:
+                check_list.append(self._placebo_in_time(data, sampler, seed))
 
         coords = {"treated": list(data.treated), "donor": list(data.donors), "time": tvals}
         dims = {"unit_effect": ["treated"], "weights": ["treated", "donor"], "sigma": ["treated"],
@@ -400,3 +412,38 @@ class SyntheticControl:
             check = skipped(name, f"every placebo unit's pre-period fit is more than {self.placebo_rmspe_ratio:g} "
                                   f"times worse than the treated unit's. {note}")
         return check, table, (round(perms[0], 4) if len(perms) == 1 else perm_text)
+
+    def _placebo_in_time(self, data: PanelData, sampler: Sampler, seed: int):
+        """The treated unit(s) refitted at fake intervention dates in the pre-period, all in one NUTS run.
+
+        Statistic: the number of placebo intervals (95%, equal-tailed, for the average effect over a window as
+        long as the post-period) that exclude zero; the verdict is ``placebo_rate_check``'s binomial rule
+        (fail when ``P(Binomial(n, 0.05) >= excluded) < 0.05``).
+        """
+        name = "placebo in time"
+        n_post = int(data.post.sum())
+        dates, length, fit = placebo_windows(data.n_pre, n_post, MIN_PRE_POINTS, self.placebos_in_time)
+        if not dates:
+            return skipped(name, "the pre-period is too short to hold a fake intervention date and its window")
+        y, Xw = window_targets(data.Y, data.X, dates, length, fit)
+        inputs, c, s = standardise_targets(y, Xw, fit)
+        psampler = dataclasses.replace(sampler, draws=min(sampler.draws, PLACEBO_DRAWS),
+                                       warmup=min(sampler.warmup_or(NUTS_WARMUP), PLACEBO_DRAWS),
+                                       chains=max(1, min(sampler.chains, jax.local_device_count())))
+        draws = run_mcmc(self._model(), psampler, seed + 4, (inputs,), kernel_name="NUTS", jit_model_args=True)
+        pred, _ = posterior_predictive(draws.samples, inputs, seed + 5)
+        ys = (y - c[:, None]) / s[:, None]
+        eff = (ys[None, None, :, fit:] - pred[..., fit:]).mean(-1)  # (chain, draw, K * P)
+        bounds = np.array([interval(eff[..., j], 0.95, "eti") for j in range(eff.shape[-1])])
+        when = [str(data.index[t].date() if hasattr(data.index[t], "date") else data.index[t]) for t in dates]
+        labels = [w + (f" ({u})" if len(data.treated) > 1 else "") for u in data.treated for w in when]
+        check = placebo_rate_check(bounds[:, 0], bounds[:, 1], labels, name,
+                                   f"fake intervention dates in the pre-period (windows of {length} points)")
+        if check.passed is False:
+            check = dataclasses.replace(check, message=check.message.split(" The method finds")[0] + (
+                " The synthetic control does not track the treated unit over windows as long as the post-period "
+                "before the intervention, so its counterfactual after it is not reliable either: the treated unit "
+                "likely has a trend or shocks of its own that no mix of donors reproduces (or lies outside the "
+                "donors' range). Add donors that share its path, shorten the post-period, or use a model with "
+                "its own trend (CausalImpact with trend='local_linear')."))
+        return check

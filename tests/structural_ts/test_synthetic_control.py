@@ -12,6 +12,7 @@ import bayescausal as bc
 from bayescausal import DataError, SpecError
 from bayescausal.checks.placebo import binomial_tail, placebo_rate_check
 from bayescausal.datasets import simulate_synthetic_control
+from bayescausal.structural_ts.sc_checks import placebo_windows, window_targets
 
 SAMPLER = bc.Sampler(chains=2, draws=500, warmup=300)
 
@@ -104,7 +105,7 @@ def test_result_contract(study, fitted, tmp_path):
 
 def test_checks_and_placebo_table(fitted):
     names = [c.name for c in fitted.checks]
-    assert names == ["convergence", "pre-period coverage", "placebo in space"]
+    assert names == ["convergence", "pre-period coverage", "placebo in space", "placebo in time"]
     placebo = fitted.checks[2]
     assert "Permutation p-value" in placebo.message and "binomial" in placebo.message
     assert fitted.placebos.shape[0] == 6
@@ -208,6 +209,41 @@ def test_forecast_carries_last_residual():
     np.testing.assert_allclose(pred[0, 0, 0, n_pre:], mu[0, 0, 0, n_pre:] + 0.5**h * e_last, atol=1e-9)
 
 
+# -- placebo in time --------------------------------------------------------------------------------------
+def test_placebo_windows_lie_in_the_pre_period():
+    dates, length, fit = placebo_windows(365, 60, 10, 5)
+    assert length == 60 and fit == dates[0] == 182 and dates[-1] == 305 and len(dates) == 5
+    assert all(t - fit >= 0 and t + length <= 365 for t in dates)  # fit and evaluation inside the pre-period
+    dates, length, fit = placebo_windows(40, 60, 10, 5)  # post-period longer than the pre-period allows
+    assert length == 30 and dates == [10] and fit == 10
+    assert placebo_windows(10, 5, 10, 5) == ([], 0, 0)
+
+
+def test_window_targets_stack_units_then_dates():
+    Y = np.arange(20.0)[:, None] * np.array([1.0, -1.0])  # (n, K=2)
+    X = np.arange(20.0)[:, None] * np.ones(3)
+    y, Xw = window_targets(Y, X, [8, 12], 4, 6)
+    assert y.shape == (4, 10) and Xw.shape == (4, 10, 3)
+    np.testing.assert_array_equal(y[0], np.arange(2, 12))  # unit 0, date 8: rows 2..11
+    np.testing.assert_array_equal(y[3], -np.arange(6, 16))  # unit 1, date 12: rows 6..15
+    np.testing.assert_array_equal(Xw[1, :, 0], np.arange(6, 16))
+
+
+def test_placebo_in_time_passes_on_the_model_and_fails_on_an_own_trend(study, fitted):
+    check = fitted.checks[3]
+    assert check.passed is True and "fake intervention dates" in check.message
+    # The same panel, with a trend of its own in the treated unit from 60 days before the intervention (0.15% of
+    # its level per day: by the fake windows' ends about 5 residual sds, so several fake dates must find effects)
+    df = study.data.copy()
+    t = np.arange(len(df))
+    df["treated"] += 0.0015 * df["treated"].iloc[:150].mean() * np.maximum(0, t - 90)
+    res = bc.SyntheticControl(study.pre_period, study.post_period).fit(df, "treated", sampler=SAMPLER, seed=1)
+    check = res.checks[3]
+    assert check.name == "placebo in time" and check.passed is False
+    assert "no mix of donors" in check.message
+    assert res.checks[2].passed is True  # placebo in space cannot see it: the donors are fine
+
+
 # -- the placebo pass rule (deterministic) -------------------------------------------------------------
 def test_binomial_tail():
     assert binomial_tail(0, 5, 0.05) == 1.0
@@ -299,6 +335,9 @@ def test_spec_errors(df):
         bc.SyntheticControl("2024-01-01", POST)
     with pytest.raises(SpecError, match="placebo_rmspe_ratio"):
         bc.SyntheticControl(PRE, POST, placebo_rmspe_ratio=0)
+    for bad in (-1, 2.0, True):
+        with pytest.raises(SpecError, match="placebos_in_time"):
+            bc.SyntheticControl(PRE, POST, placebos_in_time=bad)
     with pytest.raises(SpecError, match="checks"):
         bc.SyntheticControl(PRE, POST).fit(df, "y", checks="some")
     with pytest.raises(SpecError, match="NUTS"):
