@@ -5,11 +5,12 @@ contribution ``beta_c * saturation(adstock(spend_c))`` (Jin, Wang, Sun, Chan & K
 the equations. Spend and outcome are divided by their means (per geo) so the default priors
 (:class:`MMMPriors`) sit on the data's own scale; every reported number is back in the data's units.
 
-Checks run by ``fit``: convergence; posterior predictive coverage of the observed weeks; an out-of-sample
-time slice (the model refitted without its last weeks must cover them with its predictive intervals); and a
-placebo channel (a random spend series with no effect, added to the model with a signed coefficient, must get
-a ROAS interval covering zero). The two refits run side by side in one batched NUTS run (one compile), with
-fewer draws than the main fit; ``checks="fast"`` skips them.
+Checks run by ``fit``: convergence; posterior predictive coverage of the observed weeks; the residuals'
+autocorrelation over lags 1-4 against the model's own noise (a posterior predictive check that sees carry-over of
+the wrong shape or length; ``residuals.py``); an out-of-sample time slice (the model refitted without its last
+weeks must cover them with its predictive intervals); and a placebo channel (a random spend series with no effect,
+added to the model with a signed coefficient, must get a ROAS interval covering zero). The two refits run side by
+side in one batched NUTS run (one compile), with fewer draws than the main fit; ``checks="fast"`` skips them.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ._data import MMMData, prepare, prepare_lift_tests
 from .model import MMMInputs, ModelSpec, lift_means, media_coefficients, mmm_model
 from .posterior import flatten_member, predictive, summaries
 from .priors import MMMPriors
+from .residuals import residual_autocorrelation_check
 from .result import MMMResult
 
 NUTS_WARMUP = 500
@@ -220,6 +222,7 @@ class MMM:
                 interval="posterior predictive",
                 advice="The model's predictive intervals miss too many observed weeks: add controls (promotions, "
                        "prices, holidays), more seasonality, or a flexible trend."))
+            check_list.append(residual_autocorrelation_check(data.y, der["mu"][pick], y_rep, l_max=self.l_max))
         if level == "full":
             more, placebo, holdout = self._refit_checks(data, trend, season, lift, sampler, seed)
             check_list += more

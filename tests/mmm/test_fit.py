@@ -43,7 +43,8 @@ def test_idata_groups(small_fit):
 
 def test_checks_ran(small_fit):
     names = [c.name for c in small_fit.checks]
-    assert names == ["convergence", "posterior predictive", "out-of-sample time slice", "placebo channel"]
+    assert names == ["convergence", "posterior predictive", "residual autocorrelation", "out-of-sample time slice",
+                     "placebo channel"]
     assert small_fit.placebo is not None and small_fit.holdout is not None
     placebo = next(c for c in small_fit.checks if c.name == "placebo channel")
     assert placebo.passed is not None and "random spend series" in placebo.message
