@@ -10,7 +10,10 @@ adoption this pooled coefficient is biased (Goodman-Bacon 2021; de Chaisemartin 
 :class:`~bayescausal.panel.EventStudy` is the estimator to use.
 
 Checks run by ``fit``: convergence; posterior predictive coverage of random rows; serial correlation of the
-residuals (iid-error intervals are too narrow when errors are autocorrelated: use ``errors="ar1"``); placebo
+residuals (iid-error intervals are too narrow when errors are autocorrelated: use ``errors="ar1"``); a
+specification check of the pooled coefficient against the average of a cohort-by-event-time model's cells (a
+Hausman test, ``_heterogeneity.py``: it fails when effects that vary by cohort or with time since adoption make
+the pooled coefficient miss the average effect on the treated unit-periods); placebo
 adoption dates moved into the pre-period (every treated unit's post-adoption rows dropped, its adoption moved
 back 1, 2, ... periods; all shifts in one batched NUTS run), whose intervals must contain zero; and randomization
 inference over which units were treated (the units' adoption dates permuted; the effect's conditional posterior
@@ -33,6 +36,7 @@ from ..inference import Sampler, nuts_sampler, to_inference_data
 from ..result import interval
 from . import _math
 from ._data import PanelFrame, prepare_panel
+from ._heterogeneity import heterogeneity_check
 from .core import (
     PanelSpec,
     conditional_effects,
@@ -136,8 +140,10 @@ class PanelFE:
         if level in ("full", "fast"):
             check_list += [convergence(fit), predictive_check(fit, seed + 1, y_rep, rows),
                            serial_correlation_check(fit)]
-        placebo_table = randomization = None
+        placebo_table = randomization = heterogeneity = None
         if level == "full":
+            check, heterogeneity = heterogeneity_check(frame, design, fit, spec)
+            check_list.append(check)
             for runner in (self._placebo, self._randomization):
                 check, extra = runner(frame, design, fit, spec, sampler, seed)
                 check_list.append(check)
@@ -145,7 +151,8 @@ class PanelFE:
                     placebo_table = extra
                 else:
                     randomization = extra
-        return self._result(frame, fit, tuple(check_list), y_rep, rows, placebo_table, randomization, sampler, seed)
+        return self._result(frame, fit, tuple(check_list), y_rep, rows, placebo_table, randomization, sampler, seed,
+                            heterogeneity)
 
     # -- checks that refit --------------------------------------------------------------------------------------
     def _placebo(self, frame: PanelFrame, design, fit, spec, sampler, seed):
@@ -248,7 +255,7 @@ class PanelFE:
 
     # -- result ------------------------------------------------------------------------------------------------
     def _result(self, frame: PanelFrame, fit, checks, y_rep, rows, placebo_table, randomization, sampler,
-                seed) -> PanelResult:
+                seed, heterogeneity=None) -> PanelResult:
         chains, n = fit.effects.shape[:2]
         base = {"chain": np.arange(chains), "draw": np.arange(n)}
         has_t = frame.treatment is not None
@@ -288,6 +295,8 @@ class PanelFE:
                 "periods": frame.n_times}
         if frame.singletons:
             info["singleton_units_dropped"] = len(frame.singletons)
+        if heterogeneity is not None:  # the effect-heterogeneity check's numbers (_heterogeneity.py)
+            info["heterogeneity"] = heterogeneity
         estimand = (f"effect of {effect_name} on {frame.outcome} (one coefficient for every treated unit-period, "
                     f"unit and time effects removed)" if has_t else
                     f"effect of a unit of {effect_name} on {frame.outcome} (unit and time effects removed)")

@@ -36,8 +36,8 @@ def test_summary_effect_and_coefficients(full_fit):
 def test_checks_including_placebo_dates_and_randomization(full_fit):
     _, res = full_fit
     names = [c.name for c in res.checks]
-    assert names == ["convergence", "posterior predictive", "serial correlation", "placebo dates",
-                     "randomization inference"]
+    assert names == ["convergence", "posterior predictive", "serial correlation",
+                     "specification (effect heterogeneity)", "placebo dates", "randomization inference"]
     assert res.trustworthy, res.report()
     assert list(res.placebos.index) == [1, 2, 3]
     assert {"mean", "lower", "upper"} <= set(res.placebos.columns)
