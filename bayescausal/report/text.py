@@ -39,6 +39,8 @@ CATCHES = {
                "or the design is biased",
     "a/a placebo": "the method finds effects between random halves of the control group, so its intervals are too "
                    "narrow",
+    "placebo in time": "a counterfactual that drifts away from the outcome before the intervention (a trend or a "
+                       "break the model does not follow)",
     "randomization": "the method finds effects of a random relabelling of the treatment",
     "negative control": "the adjustment leaves a difference on an outcome the treatment cannot have changed "
                         "(confounding or a wrong model)",
