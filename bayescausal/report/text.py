@@ -52,6 +52,14 @@ CATCHES = {
     "outcome calibration": "an outcome model that is wrong in part of the data (a curve or an interaction it lacks)",
     "propensity calibration": "a propensity model that mispredicts who is treated in part of the data",
     "specification": "an answer that changes when the model is made more flexible, so the model's form drives it",
+    "calibration within parent bins": "a mechanism of the wrong shape (the node's mean drifts away from the "
+                                      "model's across a parent's range)",
+    "within-stratum confounding": "treated and control units that still differ inside the strata on covariates "
+                                  "that move the outcome (bins too coarse)",
+    "residual autocorrelation": "structure over time the model leaves in its residuals (most often carry-over of "
+                                "another shape or length)",
+    "specification (effect heterogeneity)": "a pooled coefficient that is not the average effect on the treated, "
+                                            "because effects differ by cohort or with time since adoption",
     "instrument strength": "an instrument too weak to identify the effect",
     "over-identification": "instruments that disagree, so at least one affects the outcome by another path",
     "serial correlation": "errors correlated over time that make the intervals too narrow",

@@ -10,6 +10,8 @@ def test_catches_matches_the_longest_known_start():
     assert "none by construction" in catches("placebo in space")
     assert "diverging before" in catches("pre-trends (leads jointly zero)")
     assert catches("a check nobody described") == ""
+    assert "wrong shape" in catches("calibration within parent bins: churn")
+    assert "cohort" in catches("specification (effect heterogeneity)")
 
 
 def test_failed_checks_say_what_they_catch_before_what_they_found():
