@@ -120,6 +120,14 @@ TABLE_HEADER = ("| method | misspecification (data can reveal it) | misses (MC s
                 "|---|---|---|---|---|---|---|")
 
 
+def condition_jobs(conditions: list[str], first: int, fits: int, well_fits: int | None = None) -> list[tuple[str, int]]:
+    """``(condition, seed)`` jobs interleaved by seed: ``fits`` seeds from ``first`` for each condition, or
+    ``well_fits`` for the condition ``"well-specified"`` (default ``fits``)."""
+    n_well = fits if well_fits is None else well_fits
+    return [(c, s) for s in range(first, first + max(fits, n_well)) for c in conditions
+            if s < first + (n_well if c == "well-specified" else fits)]
+
+
 def run(name: str, jobs: list[tuple[str, int]], fit_one: Callable[[str, int], Replicate], out: Path | None = None,
         meta: dict | None = None) -> dict:
     """Fit every ``(condition, seed)`` job with ``fit_one`` (which returns a :class:`Replicate`), print progress,

@@ -36,7 +36,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from _check_power import TABLE_HEADER, from_result, markdown_row, run
+from _check_power import TABLE_HEADER, condition_jobs, from_result, markdown_row, run
 
 import bayescausal as bc
 from bayescausal.datasets import simulate_regional_sales
@@ -85,9 +85,7 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     conds = args.only or list(CONDITIONS)
-    n_well = args.fits if args.well is None else args.well
-    jobs = [(c, s) for s in range(args.first, args.first + max(args.fits, n_well)) for c in conds
-            if s < args.first + (n_well if c == "well-specified" else args.fits)]
+    jobs = condition_jobs(conds, args.first, args.fits, args.well)
     summary = run("check_power_bsts", jobs, lambda c, s: fit_one(c, s, tuple(args.slope)),
                   out=Path(args.out) if args.out else None,
                   meta={"settings": vars(args), "model": "CausalImpact(pre, post, seasonality=[7]), default priors "

@@ -31,7 +31,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from _check_power import TABLE_HEADER, from_result, markdown_row, run
+from _check_power import TABLE_HEADER, condition_jobs, from_result, markdown_row, run
 
 import bayescausal as bc
 from bayescausal.datasets import simulate_synthetic_control
@@ -74,9 +74,7 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     conds = [args.only] if args.only else ["misspecified", "well-specified"]
-    n_well = args.fits if args.well is None else args.well
-    jobs = [(c, s) for s in range(args.first, args.first + max(args.fits, n_well)) for c in conds
-            if s < args.first + (n_well if c == "well-specified" else args.fits)]
+    jobs = condition_jobs(conds, args.first, args.fits, args.well)
     summary = run("check_power_sc", jobs, lambda c, s: fit_one(c, s, tuple(args.slope)),
                   out=Path(args.out) if args.out else None,
                   meta={"settings": vars(args), "model": "SyntheticControl(pre, post): intercept, AR(1) residuals, "

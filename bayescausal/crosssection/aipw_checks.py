@@ -46,6 +46,24 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     return table.sort_values("p").reset_index(drop=True)
 
 
+def _calibration_result(name: str, rows: list[dict], what: str, where: str, advice: str):
+    """The CheckResult and table of a binned calibration check: ``what`` names the quantity compared (e.g. "mean
+    of spend"), ``where`` the bins, ``advice`` the sentence added on failure."""
+    passed, adj, worst = cal.verdict(rows)
+    table = _table(rows)
+    if worst is None:
+        return CheckResult(name, None, None, None, "not run: no bin had enough units"), table
+    arm = f"{worst['arm']} units with " if "arm" in worst else ""
+    msg = (f"{len(rows)} bins ({where}); the {'worst' if passed else 'failing'} bin is {arm}{worst['variable']} "
+           f"{worst['bin']}: observed {what} off the model's by {worst['residual_mean']:+.4g}, "
+           f"{abs(worst['misfit']):.2f} of the units' sd (z = {worst['z']:.2f}, Bonferroni-adjusted p = {adj:.3g}; "
+           f"a bin fails below {cal.CALIBRATION_ALPHA:g} with a misfit of at least {cal.MIN_MISFIT:g} sd).")
+    if not passed:
+        msg += " " + advice
+    threshold = f"no bin with Bonferroni-adjusted p < {cal.CALIBRATION_ALPHA:g} and misfit >= {cal.MIN_MISFIT:g} sd"
+    return CheckResult(name, passed, round(adj, 6), threshold, msg), table
+
+
 def outcome_calibration_check(y, t, mu0, mu1, var0, var1, bins: list[cal.Binning], outcome: str,
                               binary: bool) -> tuple[CheckResult, pd.DataFrame]:
     """Binned residuals of the outcome model within each arm. ``mu*``: posterior-mean predictions of every unit
@@ -55,43 +73,23 @@ def outcome_calibration_check(y, t, mu0, mu1, var0, var1, bins: list[cal.Binning
         m = t == arm
         for r in cal.binned_z(y - mu, var, bins, mask=m):
             rows.append({"arm": label, **r})
-    passed, adj, worst = cal.verdict(rows)
-    table = _table(rows)
-    what = "share of positive outcomes" if binary else f"mean of {outcome}"
-    if worst is None:
-        return CheckResult("outcome calibration", None, None, None, "not run: no bin had enough units"), table
-    msg = (f"{len(rows)} bins (each covariate's quantile bins or levels and the propensity deciles, per arm); the "
-           f"{'worst' if passed else 'failing'} bin is {worst['arm']} units with {worst['variable']} {worst['bin']}: "
-           f"observed {what} off the model's by {worst['residual_mean']:+.4g}, {abs(worst['misfit']):.2f} of the "
-           f"units' sd (z = {worst['z']:.2f}, Bonferroni-adjusted p = {adj:.3g}; a bin fails below "
-           f"{cal.CALIBRATION_ALPHA:g} with a misfit of at least {cal.MIN_MISFIT:g} sd).")
-    if not passed:
-        msg += (" The outcome model is wrong in part of the covariate space (a curvature or an interaction it "
-                "lacks): the estimate then rests on the propensity model alone. Use outcome_model='spline' (or "
-                "'logistic_spline'), add the missing transformation of that covariate, or compare with the "
-                "specification check.")
-    return CheckResult("outcome calibration", passed, round(adj, 6), f"no bin with Bonferroni-adjusted p < "
-                       f"{cal.CALIBRATION_ALPHA:g} and misfit >= {cal.MIN_MISFIT:g} sd", msg), table
+    return _calibration_result(
+        "outcome calibration", rows, "share of positive outcomes" if binary else f"mean of {outcome}",
+        "each covariate's quantile bins or levels and the propensity deciles, per arm",
+        "The outcome model is wrong in part of the covariate space (a curvature or an interaction it lacks): the "
+        "estimate then rests on the propensity model alone. Use outcome_model='spline' (or 'logistic_spline'), add "
+        "the missing transformation of that covariate, or compare with the specification check.")
 
 
 def propensity_calibration_check(t, e_hat, bins: list[cal.Binning]) -> tuple[CheckResult, pd.DataFrame]:
     """Observed against predicted treatment rates within bins of each covariate and the propensity deciles."""
     rows = cal.binned_z(t - e_hat, e_hat * (1.0 - e_hat), bins)
-    passed, adj, worst = cal.verdict(rows)
-    table = _table(rows)
-    if worst is None:
-        return CheckResult("propensity calibration", None, None, None, "not run: no bin had enough units"), table
-    msg = (f"{len(rows)} bins (each covariate's quantile bins or levels and the propensity deciles); the "
-           f"{'worst' if passed else 'failing'} bin is {worst['variable']} {worst['bin']}: observed share treated "
-           f"off the model's by {worst['residual_mean']:+.3f}, {abs(worst['misfit']):.2f} of the units' sd (z = "
-           f"{worst['z']:.2f}, Bonferroni-adjusted p = {adj:.3g}; a bin fails below {cal.CALIBRATION_ALPHA:g} with "
-           f"a misfit of at least {cal.MIN_MISFIT:g} sd).")
-    if not passed:
-        msg += (" The propensity model mispredicts who is treated in part of the covariate space, so its weights "
-                "do not balance the groups there: the estimate then rests on the outcome model alone. Use "
-                "propensity_model='spline' or add the missing transformation of that covariate.")
-    return CheckResult("propensity calibration", passed, round(adj, 6), f"no bin with Bonferroni-adjusted p < "
-                       f"{cal.CALIBRATION_ALPHA:g} and misfit >= {cal.MIN_MISFIT:g} sd", msg), table
+    return _calibration_result(
+        "propensity calibration", rows, "share treated",
+        "each covariate's quantile bins or levels and the propensity deciles",
+        "The propensity model mispredicts who is treated in part of the covariate space, so its weights do not "
+        "balance the groups there: the estimate then rests on the outcome model alone. Use "
+        "propensity_model='spline' or add the missing transformation of that covariate.")
 
 
 def specification_check(mean: float, lower: float, upper: float, refit_mean: float, refit_lower: float,

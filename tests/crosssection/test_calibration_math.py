@@ -75,3 +75,21 @@ def test_more_flexible_models():
     assert (flex.outcome_model, flex.propensity_model) == ("logistic_spline", "spline")
     assert AIPW()._more_flexible().spline_knots == 5
     assert AIPW(spline_knots=5)._more_flexible() is None
+
+
+def test_outcome_and_propensity_checks_name_the_failing_bin_and_the_fix():
+    """A model that misses a curve in x fails in x's outer bins with the advice; a right propensity passes."""
+    from bayescausal.crosssection.aipw_checks import outcome_calibration_check, propensity_calibration_check
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    x = rng.normal(size=n)
+    t = (rng.uniform(size=n) < 0.4).astype(float)
+    y = x**2 + rng.normal(size=n)  # the "model" predicts the mean 1 everywhere
+    bins = [cal.Binning("x", *cal.quantile_codes(x, 5))]
+    ones = np.ones(n)
+    check, table = outcome_calibration_check(y, t, ones, ones, ones, ones, bins, "y", False)
+    assert check.passed is False and "outcome_model='spline'" in check.message
+    assert table.iloc[0]["bin"] in (bins[0].labels[0], bins[0].labels[-1]) and len(table) == 10
+    check, _ = propensity_calibration_check(t, np.full(n, 0.4), bins)
+    assert check.passed and check.threshold == "no bin with Bonferroni-adjusted p < 0.01 and misfit >= 0.1 sd"
